@@ -1,0 +1,1 @@
+//! The one place that maps files into memory (the only `unsafe` of the crate).

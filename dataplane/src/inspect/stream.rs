@@ -1,0 +1,294 @@
+//! Bounded reassembly of the first bytes of a stream: TCP payload by sequence number
+//! ([`TcpStream`]) and QUIC CRYPTO data by offset ([`StreamBuf`]). Pieces may arrive out of
+//! order, repeat or overlap; only the first `limit` bytes of the stream are kept, which is all
+//! that naming needs (a ClientHello, a request head). What lies beyond the limit is dropped and
+//! remembered as [`StreamBuf::overflowed`].
+
+/// A stream's first bytes, filled from pieces at arbitrary offsets.
+#[derive(Debug, Clone)]
+pub struct StreamBuf {
+    data: Vec<u8>,
+    /// Filled ranges `[start, end)`, sorted, disjoint and not touching.
+    filled: Vec<(u32, u32)>,
+    limit: u32,
+    overflowed: bool,
+}
+
+impl StreamBuf {
+    /// A buffer that keeps at most the first `limit` bytes of the stream.
+    pub fn new(limit: u32) -> StreamBuf {
+        StreamBuf { data: Vec::new(), filled: Vec::new(), limit, overflowed: false }
+    }
+
+    /// Stores `bytes` found at stream offset `offset`. Bytes beyond the limit are dropped (and
+    /// [`overflowed`](Self::overflowed) is set). Where pieces overlap, the first one stays.
+    pub fn insert(&mut self, offset: u64, bytes: &[u8]) {
+        if bytes.is_empty() {
+            return;
+        }
+        let limit = u64::from(self.limit);
+        let end = offset.saturating_add(bytes.len() as u64);
+        if end > limit {
+            self.overflowed = true;
+        }
+        if offset >= limit {
+            return;
+        }
+        let start = offset as u32;
+        let end = end.min(limit) as u32;
+        let bytes = &bytes[..(end - start) as usize];
+        if self.data.len() < end as usize {
+            self.data.resize(end as usize, 0);
+        }
+        // Copy only into the gaps, so the first copy of every byte wins.
+        let mut cursor = start;
+        for &(s, e) in &self.filled {
+            if e <= cursor {
+                continue;
+            }
+            if s >= end {
+                break;
+            }
+            if s > cursor {
+                let (a, b) = (cursor as usize, s as usize);
+                self.data[a..b].copy_from_slice(&bytes[a - start as usize..b - start as usize]);
+            }
+            cursor = cursor.max(e);
+            if cursor >= end {
+                break;
+            }
+        }
+        if cursor < end {
+            let (a, b) = (cursor as usize, end as usize);
+            self.data[a..b].copy_from_slice(&bytes[a - start as usize..b - start as usize]);
+        }
+        self.mark_filled(start, end);
+    }
+
+    fn mark_filled(&mut self, start: u32, end: u32) {
+        let (mut s, mut e) = (start, end);
+        let mut merged = Vec::with_capacity(self.filled.len() + 1);
+        let mut placed = false;
+        for &(a, b) in &self.filled {
+            if b < s {
+                merged.push((a, b));
+            } else if a > e {
+                if !placed {
+                    merged.push((s, e));
+                    placed = true;
+                }
+                merged.push((a, b));
+            } else {
+                s = s.min(a);
+                e = e.max(b);
+            }
+        }
+        if !placed {
+            merged.push((s, e));
+        }
+        self.filled = merged;
+    }
+
+    /// The bytes from offset 0 up to the first gap.
+    pub fn contiguous(&self) -> &[u8] {
+        match self.filled.first() {
+            Some(&(0, end)) => &self.data[..end as usize],
+            _ => &[],
+        }
+    }
+
+    /// Whether bytes beyond the limit were offered and dropped.
+    pub fn overflowed(&self) -> bool {
+        self.overflowed
+    }
+
+    /// Whether the contiguous prefix has reached the limit: no more can ever be added to it.
+    pub fn is_full(&self) -> bool {
+        self.contiguous().len() as u32 >= self.limit
+    }
+
+    /// Moves everything `by` bytes later in the stream (a piece turned up before what was
+    /// thought to be the start). Bytes pushed past the limit are dropped.
+    fn shift(&mut self, by: u32) {
+        let old = std::mem::take(&mut self.data);
+        let filled = std::mem::take(&mut self.filled);
+        for (s, e) in filled {
+            self.insert(u64::from(s) + u64::from(by), &old[s as usize..e as usize]);
+        }
+    }
+
+    /// Drops everything held; the limit stays.
+    pub fn clear(&mut self) {
+        self.data.clear();
+        self.filled.clear();
+        self.overflowed = false;
+    }
+}
+
+/// One direction of a TCP connection's first bytes, placed by sequence number.
+///
+/// The stream starts after the SYN when the SYN was seen; otherwise at the lowest sequence number
+/// seen so far (a segment that turns up earlier, within the limit, moves the start back).
+#[derive(Debug, Clone)]
+pub struct TcpStream {
+    base: Option<u32>,
+    syn_seen: bool,
+    buf: StreamBuf,
+}
+
+impl TcpStream {
+    pub fn new(limit: u32) -> TcpStream {
+        TcpStream { base: None, syn_seen: false, buf: StreamBuf::new(limit) }
+    }
+
+    /// Takes one segment of this direction: its sequence number, flags and payload.
+    pub fn segment(&mut self, seq: u32, flags: u8, payload: &[u8]) {
+        use crate::decode::tcp_flags::SYN;
+        if flags & SYN != 0 {
+            let start = seq.wrapping_add(1);
+            if !self.syn_seen {
+                self.syn_seen = true;
+                match self.base {
+                    // Data seen before the SYN: re-place it relative to the true start.
+                    Some(base) => {
+                        let delta = base.wrapping_sub(start);
+                        if delta as i32 >= 0 {
+                            self.buf.shift(delta);
+                        } else {
+                            self.buf.clear();
+                        }
+                    }
+                    None => {}
+                }
+                self.base = Some(start);
+            }
+            // Data on a SYN (TCP Fast Open) starts right after it.
+            if !payload.is_empty() {
+                self.buf.insert(0, payload);
+            }
+            return;
+        }
+        if payload.is_empty() {
+            return;
+        }
+        let base = match self.base {
+            Some(base) => base,
+            None => {
+                self.base = Some(seq);
+                seq
+            }
+        };
+        let rel = seq.wrapping_sub(base) as i32;
+        if rel >= 0 {
+            self.buf.insert(rel as u64, payload);
+            return;
+        }
+        // Before the start. Retransmission of SYN-relative data cannot be, so if the SYN was
+        // seen this is old junk; otherwise the start moves back.
+        if self.syn_seen {
+            let back = rel.unsigned_abs() as usize;
+            if back < payload.len() {
+                self.buf.insert(0, &payload[back..]);
+            }
+            return;
+        }
+        let by = rel.unsigned_abs();
+        if by >= self.buf.limit {
+            return;
+        }
+        self.buf.shift(by);
+        self.base = Some(seq);
+        self.buf.insert(0, payload);
+    }
+
+    /// The stream's bytes from its start up to the first gap.
+    pub fn contiguous(&self) -> &[u8] {
+        self.buf.contiguous()
+    }
+
+    pub fn is_full(&self) -> bool {
+        self.buf.is_full()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::tcp_flags::{ACK, SYN};
+
+    #[test]
+    fn stream_buf_joins_out_of_order_pieces() {
+        let mut b = StreamBuf::new(100);
+        b.insert(5, b"world");
+        assert_eq!(b.contiguous(), b"");
+        b.insert(0, b"hello");
+        assert_eq!(b.contiguous(), b"helloworld");
+    }
+
+    #[test]
+    fn stream_buf_first_copy_wins_on_overlap() {
+        let mut b = StreamBuf::new(100);
+        b.insert(2, b"CDE");
+        b.insert(0, b"abcdefg");
+        assert_eq!(b.contiguous(), b"abCDEfg");
+    }
+
+    #[test]
+    fn stream_buf_is_bounded() {
+        let mut b = StreamBuf::new(4);
+        b.insert(0, b"abcdef");
+        assert_eq!(b.contiguous(), b"abcd");
+        assert!(b.overflowed());
+        assert!(b.is_full());
+        b.insert(1000, b"x");
+        assert_eq!(b.contiguous(), b"abcd");
+    }
+
+    #[test]
+    fn stream_buf_leaves_gap_open() {
+        let mut b = StreamBuf::new(100);
+        b.insert(0, b"ab");
+        b.insert(3, b"de");
+        assert_eq!(b.contiguous(), b"ab");
+        b.insert(2, b"c");
+        assert_eq!(b.contiguous(), b"abcde");
+    }
+
+    #[test]
+    fn tcp_stream_uses_syn_for_start() {
+        let mut t = TcpStream::new(100);
+        t.segment(1000, SYN, b"");
+        t.segment(1004, ACK, b"def");
+        assert_eq!(t.contiguous(), b"");
+        t.segment(1001, ACK, b"abc");
+        assert_eq!(t.contiguous(), b"abcdef");
+    }
+
+    #[test]
+    fn tcp_stream_without_syn_moves_start_back() {
+        let mut t = TcpStream::new(100);
+        t.segment(5004, ACK, b"ghi");
+        t.segment(5001, ACK, b"def");
+        t.segment(4998, ACK, b"abc");
+        assert_eq!(t.contiguous(), b"abcdefghi");
+    }
+
+    #[test]
+    fn tcp_stream_ignores_retransmission_and_wraps_sequence() {
+        let mut t = TcpStream::new(100);
+        t.segment(u32::MAX - 1, SYN, b"");
+        t.segment(u32::MAX, ACK, b"ab");
+        t.segment(u32::MAX, ACK, b"XY");
+        t.segment(1, ACK, b"cd");
+        assert_eq!(t.contiguous(), b"abcd");
+    }
+
+    #[test]
+    fn tcp_stream_data_before_syn_is_replaced() {
+        let mut t = TcpStream::new(100);
+        t.segment(104, ACK, b"def");
+        t.segment(100, SYN, b"");
+        t.segment(101, ACK, b"abc");
+        assert_eq!(t.contiguous(), b"abcdef");
+    }
+}

@@ -1,0 +1,2 @@
+//! Per-subscriber policy: profiles, schedules, quotas, verdicts, block events.
+//! (to be written)

@@ -1,0 +1,1 @@
+//! Shared code of pcgate's tools: a pcap/pcapng writer and packet builders.
