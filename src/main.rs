@@ -1,1 +1,34 @@
-fn main() {}
+//! `pcgate`: the command line that wires sources, the engine and sinks together.
+
+mod replay;
+mod summary;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "pcgate", version, about = "Parental-control enforcement engine for mobile operators")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Replay capture files (pcap or pcapng) through the engine and summarise what it saw.
+    Replay(replay::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Replay(args) => replay::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("pcgate: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

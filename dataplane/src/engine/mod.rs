@@ -1,1 +1,12 @@
-//! (to be written)
+//! The engine: runs packets through decode, flow tracking and naming. A [`Worker`] owns a flow
+//! table and does all per-packet work for the flows it owns; the caller feeds it packets in
+//! capture order and collects flows as they end.
+
+pub mod counters;
+pub mod record;
+pub mod replay;
+pub mod worker;
+
+pub use counters::Counters;
+pub use record::FlowRecord;
+pub use worker::{Worker, WorkerConfig};

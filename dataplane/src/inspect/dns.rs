@@ -32,3 +32,9 @@ pub fn parse_tcp(stream: &[u8]) -> Result<DnsMessage, DnsError> {
     let _ = stream;
     todo!()
 }
+
+/// Cheap plausibility check of a DNS header. (stub: to be implemented)
+pub fn looks_like_dns(msg: &[u8]) -> bool {
+    let _ = msg;
+    todo!()
+}

@@ -6,6 +6,7 @@
 
 pub mod dns;
 pub mod http;
+pub mod namer;
 pub mod quic;
 pub mod stream;
 pub mod tls;

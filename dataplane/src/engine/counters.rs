@@ -1,0 +1,97 @@
+//! Per-worker counters: plain integers owned by one worker, summed when read ([`Counters::merge`]).
+
+use crate::inspect::namer::{NameSource, Proto};
+
+/// What a worker has seen.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Frames handed to the worker.
+    pub packets: u64,
+    /// Their bytes on the wire.
+    pub bytes: u64,
+    /// Frames that decoded to a TCP/UDP packet of a tracked flow.
+    pub tracked: u64,
+    /// Flows created.
+    pub flows: u64,
+    /// Flows ended, by protocol named (index: [`proto_index`]).
+    pub named: [u64; 4],
+    /// Flows ended whose name came from an earlier DNS answer.
+    pub named_from_dns: u64,
+    /// Frames or flows not processed, by reason; few distinct reasons, so a short list.
+    pub reasons: Vec<(&'static str, u64)>,
+}
+
+/// Index of a protocol in [`Counters::named`].
+pub fn proto_index(p: Proto) -> usize {
+    match p {
+        Proto::Tls => 0,
+        Proto::Quic => 1,
+        Proto::Http => 2,
+        Proto::Dns => 3,
+    }
+}
+
+pub const PROTOS: [Proto; 4] = [Proto::Tls, Proto::Quic, Proto::Http, Proto::Dns];
+
+impl Counters {
+    /// Counts one occurrence of `reason`.
+    pub fn count(&mut self, reason: &'static str) {
+        self.count_n(reason, 1);
+    }
+
+    pub fn count_n(&mut self, reason: &'static str, n: u64) {
+        match self.reasons.iter_mut().find(|(r, _)| *r == reason) {
+            Some((_, c)) => *c += n,
+            None => self.reasons.push((reason, n)),
+        }
+    }
+
+    pub fn reason(&self, reason: &str) -> u64 {
+        self.reasons.iter().find(|(r, _)| *r == reason).map_or(0, |(_, c)| *c)
+    }
+
+    /// Counts an ended flow's name.
+    pub fn flow_named(&mut self, proto: Option<Proto>, source: Option<NameSource>) {
+        match (proto, source) {
+            (_, Some(NameSource::DnsAnswer)) => self.named_from_dns += 1,
+            (Some(p), Some(_)) => self.named[proto_index(p)] += 1,
+            _ => {}
+        }
+    }
+
+    /// Adds `other` into `self`.
+    pub fn merge(&mut self, other: &Counters) {
+        self.packets += other.packets;
+        self.bytes += other.bytes;
+        self.tracked += other.tracked;
+        self.flows += other.flows;
+        for (a, b) in self.named.iter_mut().zip(other.named) {
+            *a += b;
+        }
+        self.named_from_dns += other.named_from_dns;
+        for &(r, n) in &other.reasons {
+            self.count_n(r, n);
+        }
+        self.reasons.sort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merge_adds_every_field_and_reason() {
+        let mut a = Counters { packets: 1, bytes: 10, ..Default::default() };
+        a.count("truncated");
+        let mut b = Counters { packets: 2, bytes: 5, flows: 1, ..Default::default() };
+        b.count("truncated");
+        b.count("not_ip");
+        b.flow_named(Some(Proto::Tls), Some(NameSource::Sni));
+        a.merge(&b);
+        assert_eq!((a.packets, a.bytes, a.flows), (3, 15, 1));
+        assert_eq!(a.reason("truncated"), 2);
+        assert_eq!(a.reason("not_ip"), 1);
+        assert_eq!(a.named[proto_index(Proto::Tls)], 1);
+    }
+}

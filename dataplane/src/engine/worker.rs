@@ -1,0 +1,259 @@
+//! A worker: owns a decoder, a flow table and a DNS answer cache, and does all per-packet work
+//! for its flows: decode, find or create the flow, count, and name it while naming is running.
+//! Time is the packets' own, so a replay gives the same answer on every run.
+
+use super::counters::Counters;
+use crate::capture::RawPacket;
+use crate::decode::{tcp_flags, Decoder, Packet, L4};
+use crate::flow::dns_cache::DnsCache;
+use crate::flow::table::{FlowTable, Lookup};
+use crate::flow::{tcp_state, Direction, EndReason, Flow, FlowKey, Timeouts};
+use crate::inspect::namer::{DnsSink, FlowName, NameSource, Segment};
+
+/// A worker's settings.
+#[derive(Clone, Copy, Debug)]
+pub struct WorkerConfig {
+    pub timeouts: Timeouts,
+    /// Flows tracked at once; packets of new flows beyond it are counted and not tracked.
+    pub max_flows: usize,
+    /// (client, address) pairs remembered from DNS answers.
+    pub dns_cache_entries: usize,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        WorkerConfig { timeouts: Timeouts::default(), max_flows: 4_000_000, dns_cache_entries: 65_536 }
+    }
+}
+
+/// One worker of the engine.
+pub struct Worker {
+    decoder: Decoder,
+    table: FlowTable,
+    dns: DnsCache,
+    counters: Counters,
+}
+
+impl Worker {
+    pub fn new(config: WorkerConfig) -> Worker {
+        Worker {
+            decoder: Decoder::default(),
+            table: FlowTable::new(config.timeouts, config.max_flows),
+            dns: DnsCache::new(config.dns_cache_entries),
+            counters: Counters::default(),
+        }
+    }
+
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// Flows alive now.
+    pub fn flows(&self) -> usize {
+        self.table.len()
+    }
+
+    /// Bytes of flow state held by the table (not counting names and inspection buffers).
+    pub fn flow_memory_bytes(&self) -> usize {
+        self.table.memory_bytes()
+    }
+
+    /// Processes one frame; flows that end (idle, closed, reused) are handed to `ended`.
+    pub fn process(&mut self, raw: &RawPacket<'_>, ended: &mut impl FnMut(Flow, EndReason)) {
+        let Worker { decoder, table, dns, counters } = self;
+        counters.packets += 1;
+        counters.bytes += u64::from(raw.orig_len);
+        table.advance(raw.ts_ns, |f, r| finish(counters, f, r, ended));
+        let packet = match decoder.decode(raw.ts_ns, raw.link, raw.data) {
+            Ok(p) => p,
+            Err(e) => {
+                counters.count(e.reason());
+                return;
+            }
+        };
+        let (key, dir) = FlowKey::of(&packet);
+        let hash = key.hash64();
+        let mut slot = match table.lookup_or_insert(&key, hash, |serial| {
+            new_flow(key, dir, serial, raw.ts_ns, &packet, dns)
+        }) {
+            Lookup::Created(s) => {
+                counters.flows += 1;
+                s
+            }
+            Lookup::Found(s) => s,
+            Lookup::Full => {
+                counters.count("flow_table_full");
+                return;
+            }
+        };
+        // A SYN on a closed connection's 5-tuple starts a new connection.
+        if let Some(f) = table.get(slot) {
+            if packet.l4 == L4::Tcp && f.is_closed() && is_syn(&packet) {
+                if let Some(old) = table.remove(slot) {
+                    finish(counters, old, EndReason::Closed, ended);
+                }
+                slot = match table.lookup_or_insert(&key, hash, |serial| {
+                    new_flow(key, dir, serial, raw.ts_ns, &packet, dns)
+                }) {
+                    Lookup::Created(s) | Lookup::Found(s) => {
+                        counters.flows += 1;
+                        s
+                    }
+                    Lookup::Full => {
+                        counters.count("flow_table_full");
+                        return;
+                    }
+                };
+            }
+        }
+        let Some(flow) = table.get_mut(slot) else { return };
+        counters.tracked += 1;
+        update(flow, dir, raw, &packet);
+        if !flow.naming_done && (!packet.payload.is_empty() || packet.flags & tcp_flags::SYN != 0)
+        {
+            name(flow, dir, raw.ts_ns, &packet, dns, counters);
+        }
+    }
+
+    /// Counts a capture record that was skipped (a capture-level reason).
+    pub fn count_skip(&mut self, reason: &'static str) {
+        self.counters.count(reason);
+    }
+
+    /// Ends every flow still open (end of input), in creation order.
+    pub fn finish(&mut self, ended: &mut impl FnMut(Flow, EndReason)) {
+        let Worker { table, counters, .. } = self;
+        table.drain(|f| finish(counters, f, EndReason::EndOfInput, ended));
+    }
+}
+
+fn is_syn(p: &Packet<'_>) -> bool {
+    p.flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN
+}
+
+fn new_flow(
+    key: FlowKey,
+    dir: Direction,
+    serial: u64,
+    ts: u64,
+    packet: &Packet<'_>,
+    dns: &DnsCache,
+) -> Flow {
+    // A SYN-ACK seen first means the SYN was missed: its receiver is the client.
+    let syn_ack = packet.l4 == L4::Tcp
+        && packet.flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN | tcp_flags::ACK;
+    let client_dir = match (syn_ack, dir) {
+        (false, d) => d,
+        (true, Direction::LoHi) => Direction::HiLo,
+        (true, Direction::HiLo) => Direction::LoHi,
+    };
+    let client = key.sender(client_dir);
+    let server = key.receiver(client_dir);
+    let name = dns.lookup(client.ip(), server.ip(), ts).map(|n| {
+        Box::new(FlowName {
+            proto: None,
+            name: Some(n.clone()),
+            source: Some(NameSource::DnsAnswer),
+            alpn: Vec::new(),
+        })
+    });
+    Flow {
+        key,
+        client_dir,
+        serial,
+        first_ts: ts,
+        last_ts: ts,
+        bytes: [0; 2],
+        packets: [0; 2],
+        teid: packet.teid,
+        tcp: 0,
+        naming_done: false,
+        namer: None,
+        name,
+    }
+}
+
+#[inline]
+fn update(flow: &mut Flow, dir: Direction, raw: &RawPacket<'_>, packet: &Packet<'_>) {
+    let side = flow.side(dir);
+    flow.packets[side] = flow.packets[side].saturating_add(1);
+    flow.bytes[side] += u64::from(raw.orig_len);
+    flow.last_ts = flow.last_ts.max(raw.ts_ns);
+    if packet.l4 == L4::Tcp {
+        let f = packet.flags;
+        if f & tcp_flags::SYN != 0 {
+            flow.tcp |= tcp_state::SYN_SEEN;
+        }
+        if f & tcp_flags::FIN != 0 {
+            flow.tcp |= if side == 0 { tcp_state::FIN_C2S } else { tcp_state::FIN_S2C };
+        }
+        if f & tcp_flags::RST != 0 {
+            flow.tcp |= tcp_state::RST;
+        }
+    }
+}
+
+fn name(
+    flow: &mut Flow,
+    dir: Direction,
+    ts: u64,
+    packet: &Packet<'_>,
+    dns: &mut DnsCache,
+    counters: &mut Counters,
+) {
+    let seg = Segment {
+        side: flow.side(dir),
+        l4: packet.l4,
+        client_port: flow.client().port(),
+        server_port: flow.server().port(),
+        seq: packet.seq,
+        flags: packet.flags,
+        payload: packet.payload,
+    };
+    let client = flow.client().ip();
+    let namer = flow.namer.get_or_insert_with(Box::default);
+    let step = namer.feed(&seg, DnsSink { cache: dns, client, ts_ns: ts });
+    if let Some(found) = step.name {
+        // A name of the flow's own beats one inferred from DNS; a protocol without a name
+        // (a hello without SNI) keeps the inferred name but records the protocol.
+        match (&mut flow.name, found.name.is_some()) {
+            (Some(existing), false) => {
+                existing.proto = found.proto;
+                existing.alpn = found.alpn;
+            }
+            (slot, _) => *slot = Some(Box::new(found)),
+        }
+    }
+    if namer.is_done() {
+        if let Some(f) = namer.failure {
+            counters.count(f.reason());
+        }
+        let proto = namer.proto();
+        flow.namer = None;
+        flow.naming_done = true;
+        if let Some(p) = proto {
+            let n = flow.name.get_or_insert_with(Box::default);
+            n.proto.get_or_insert(p);
+        }
+    }
+}
+
+fn finish(
+    counters: &mut Counters,
+    mut flow: Flow,
+    reason: EndReason,
+    ended: &mut impl FnMut(Flow, EndReason),
+) {
+    if let Some(namer) = flow.namer.take() {
+        if let Some(f) = namer.failure {
+            counters.count(f.reason());
+        }
+        if let Some(p) = namer.proto() {
+            let n = flow.name.get_or_insert_with(Box::default);
+            n.proto.get_or_insert(p);
+        }
+    }
+    let n = flow.name.as_deref();
+    counters.flow_named(n.and_then(|n| n.proto), n.and_then(|n| n.source));
+    ended(flow, reason);
+}

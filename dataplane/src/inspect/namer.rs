@@ -1,0 +1,411 @@
+//! Naming one flow: the per-flow state that picks an extractor from the first bytes each side
+//! sends, feeds it (reassembling TCP streams and QUIC CRYPTO data), and stops as soon as a name
+//! is known or a packet budget runs out.
+//!
+//! Both sides are inspected independently, so a flow whose first packets were missed (and whose
+//! client was guessed wrong) is still named from the ClientHello or request it carries. DNS
+//! flows stay under inspection after their name is known, so that answers keep filling the
+//! [`DnsCache`].
+
+use super::stream::TcpStream;
+use super::{dns, http, quic, tls};
+use crate::decode::L4;
+use crate::flow::dns_cache::DnsCache;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+/// Bytes of each side's stream kept for naming: enough for a post-quantum ClientHello spread
+/// over several records.
+const STREAM_LIMIT: u32 = 16 * 1024;
+/// Packets carrying payload that a flow is inspected for, at most.
+const PACKET_BUDGET: u16 = 32;
+/// DNS messages parsed per flow, at most (answers for the cache).
+const DNS_BUDGET: u16 = 64;
+/// The well-known DNS port; DNS is only looked for on flows that use it.
+const DNS_PORT: u16 = 53;
+
+/// The application protocol a name came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Proto {
+    Tls,
+    Quic,
+    Http,
+    Dns,
+}
+
+impl Proto {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Proto::Tls => "tls",
+            Proto::Quic => "quic",
+            Proto::Http => "http",
+            Proto::Dns => "dns",
+        }
+    }
+}
+
+/// Where a flow's name was found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum NameSource {
+    Sni,
+    QuicSni,
+    Host,
+    DnsQuery,
+    /// Not in the flow itself: the client resolved the server's address earlier.
+    DnsAnswer,
+}
+
+impl NameSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NameSource::Sni => "sni",
+            NameSource::QuicSni => "quic_sni",
+            NameSource::Host => "host",
+            NameSource::DnsQuery => "dns_query",
+            NameSource::DnsAnswer => "dns_answer",
+        }
+    }
+}
+
+/// What is known about a flow's application.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FlowName {
+    pub proto: Option<Proto>,
+    pub name: Option<Arc<str>>,
+    pub source: Option<NameSource>,
+    pub alpn: Vec<String>,
+}
+
+/// The packet fields naming looks at.
+#[derive(Clone, Copy, Debug)]
+pub struct Segment<'a> {
+    /// 0 client -> server, 1 server -> client.
+    pub side: usize,
+    pub l4: L4,
+    pub client_port: u16,
+    pub server_port: u16,
+    pub seq: u32,
+    pub flags: u8,
+    pub payload: &'a [u8],
+}
+
+/// Where DNS answers go and whose they are.
+pub struct DnsSink<'a> {
+    pub cache: &'a mut DnsCache,
+    /// The client of the flow (the resolver's client).
+    pub client: IpAddr,
+    pub ts_ns: u64,
+}
+
+/// What a side of the flow turned out to carry.
+#[derive(Debug, Default)]
+enum SideState {
+    /// Nothing seen yet.
+    #[default]
+    Undecided,
+    Tls(TcpStream),
+    Http(TcpStream),
+    DnsTcp(TcpStream),
+    /// TCP bytes seen, protocol not yet recognisable (too few bytes).
+    Pending(TcpStream),
+    Quic(Box<quic::QuicState>),
+    /// This side carries nothing nameable.
+    Done,
+}
+
+/// What a side's first bytes look like.
+enum Kind {
+    Tls,
+    Http,
+    Other,
+}
+
+/// Why a side stopped; counted by the caller.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Failure {
+    Tls(tls::TlsError),
+    Http(http::HttpError),
+    Dns(dns::DnsError),
+    Quic(quic::QuicError),
+}
+
+impl Failure {
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Failure::Tls(_) => "tls_malformed",
+            Failure::Http(_) => "http_malformed",
+            Failure::Dns(_) => "dns_malformed",
+            Failure::Quic(quic::QuicError::DecryptFailed) => "quic_decrypt_failed",
+            Failure::Quic(quic::QuicError::UnsupportedVersion(_)) => "quic_unsupported_version",
+            Failure::Quic(_) => "quic_malformed",
+        }
+    }
+}
+
+/// Per-flow naming state.
+#[derive(Debug)]
+pub struct Namer {
+    sides: [SideState; 2],
+    budget: u16,
+    dns_budget: u16,
+    is_dns: bool,
+    /// The protocol recognised so far, even without a name (a hello without SNI).
+    proto: Option<Proto>,
+    named: bool,
+    /// The first failure seen, for counting.
+    pub failure: Option<Failure>,
+}
+
+impl Default for Namer {
+    fn default() -> Self {
+        Namer {
+            sides: [SideState::Undecided, SideState::Undecided],
+            budget: PACKET_BUDGET,
+            dns_budget: DNS_BUDGET,
+            is_dns: false,
+            proto: None,
+            named: false,
+            failure: None,
+        }
+    }
+}
+
+/// What one packet did.
+#[derive(Debug, Default)]
+pub struct Step {
+    /// A name found in this packet.
+    pub name: Option<FlowName>,
+}
+
+impl Namer {
+    /// The protocol recognised so far.
+    pub fn proto(&self) -> Option<Proto> {
+        self.proto
+    }
+
+    /// Whether inspection has ended (named, or nothing more to learn): drop the namer.
+    pub fn is_done(&self) -> bool {
+        if self.is_dns {
+            return self.dns_budget == 0;
+        }
+        self.named
+            || self.budget == 0
+            || self.sides.iter().all(|s| matches!(s, SideState::Done))
+    }
+
+    /// Feeds one packet of the flow.
+    pub fn feed(&mut self, seg: &Segment<'_>, dns_sink: DnsSink<'_>) -> Step {
+        if self.is_dns_flow(seg) {
+            return self.feed_dns(seg, dns_sink);
+        }
+        if self.named || (seg.payload.is_empty() && seg.flags == 0) {
+            return Step::default();
+        }
+        if !seg.payload.is_empty() {
+            self.budget = self.budget.saturating_sub(1);
+        }
+        let found = match seg.l4 {
+            L4::Tcp => self.feed_tcp(seg),
+            L4::Udp => self.feed_udp(seg),
+        };
+        if found.is_some() {
+            self.named = true;
+        }
+        Step { name: found }
+    }
+
+    fn is_dns_flow(&mut self, seg: &Segment<'_>) -> bool {
+        if !self.is_dns
+            && (seg.client_port == DNS_PORT || seg.server_port == DNS_PORT)
+            && !seg.payload.is_empty()
+        {
+            let looks = match seg.l4 {
+                L4::Udp => dns::looks_like_dns(seg.payload),
+                L4::Tcp => seg.payload.get(2..).is_some_and(dns::looks_like_dns),
+            };
+            if looks {
+                self.is_dns = true;
+                self.proto = Some(Proto::Dns);
+            }
+        }
+        self.is_dns
+    }
+
+    fn feed_dns(&mut self, seg: &Segment<'_>, sink: DnsSink<'_>) -> Step {
+        if self.dns_budget == 0 || (seg.payload.is_empty() && seg.l4 == L4::Udp) {
+            return Step::default();
+        }
+        let parsed = match seg.l4 {
+            L4::Udp => {
+                self.dns_budget -= 1;
+                dns::parse(seg.payload)
+            }
+            L4::Tcp => {
+                let side = &mut self.sides[seg.side];
+                if !matches!(side, SideState::DnsTcp(_)) {
+                    *side = SideState::DnsTcp(TcpStream::new(STREAM_LIMIT));
+                }
+                let SideState::DnsTcp(stream) = side else { unreachable!() };
+                stream.segment(seg.seq, seg.flags, seg.payload);
+                match dns::parse_tcp(stream.contiguous()) {
+                    Err(dns::DnsError::Truncated) if !stream.is_full() => return Step::default(),
+                    r => {
+                        self.dns_budget -= 1;
+                        // One message per side is all a TCP stream is read for.
+                        *side = SideState::Done;
+                        if matches!(self.sides, [SideState::Done, SideState::Done]) {
+                            self.dns_budget = 0;
+                        }
+                        r
+                    }
+                }
+            }
+        };
+        let msg = match parsed {
+            Ok(msg) => msg,
+            Err(e) => {
+                self.failure.get_or_insert(Failure::Dns(e));
+                return Step::default();
+            }
+        };
+        if msg.is_response {
+            for (name, addr) in msg.answers {
+                sink.cache.insert(sink.client, addr, Arc::from(name), sink.ts_ns);
+            }
+        }
+        if self.named {
+            return Step::default();
+        }
+        // The query names the flow; a response names it too when the query was missed.
+        match msg.qname {
+            Some(q) if !msg.is_response || seg.side == 1 => {
+                self.named = true;
+                Step {
+                    name: Some(FlowName {
+                        proto: Some(Proto::Dns),
+                        name: Some(Arc::from(q)),
+                        source: Some(NameSource::DnsQuery),
+                        alpn: Vec::new(),
+                    }),
+                }
+            }
+            _ => Step::default(),
+        }
+    }
+
+    fn feed_tcp(&mut self, seg: &Segment<'_>) -> Option<FlowName> {
+        let side = &mut self.sides[seg.side];
+        match side {
+            SideState::Done | SideState::Quic(_) | SideState::DnsTcp(_) => return None,
+            SideState::Undecided => *side = SideState::Pending(TcpStream::new(STREAM_LIMIT)),
+            SideState::Tls(_) | SideState::Http(_) | SideState::Pending(_) => {}
+        }
+        if let SideState::Tls(s) | SideState::Http(s) | SideState::Pending(s) = side {
+            s.segment(seg.seq, seg.flags, seg.payload);
+        }
+        if let SideState::Pending(s) = side {
+            let bytes = s.contiguous();
+            let kind = match bytes.first() {
+                None => return None,
+                Some(0x16) => Kind::Tls,
+                // A prefix of a method: wait for a few more bytes before deciding.
+                Some(_) if http::looks_like_request(bytes) && bytes.len() < 8 && !s.is_full() => {
+                    return None
+                }
+                Some(_) if http::looks_like_request(bytes) => Kind::Http,
+                Some(_) => Kind::Other,
+            };
+            let SideState::Pending(s) = std::mem::take(side) else { return None };
+            *side = match kind {
+                Kind::Tls => SideState::Tls(s),
+                Kind::Http => SideState::Http(s),
+                Kind::Other => SideState::Done,
+            };
+        }
+        match side {
+            SideState::Tls(s) => {
+                let full = s.is_full();
+                let parsed = tls::parse_client_hello_records(s.contiguous());
+                match parsed {
+                    Err(tls::TlsError::Incomplete) if !full => None,
+                    Ok(hello) => {
+                        *side = SideState::Done;
+                        self.proto = Some(Proto::Tls);
+                        Some(FlowName {
+                            proto: Some(Proto::Tls),
+                            source: hello.sni.is_some().then_some(NameSource::Sni),
+                            name: hello.sni.map(Arc::from),
+                            alpn: hello.alpn,
+                        })
+                    }
+                    Err(e) => {
+                        if e != tls::TlsError::NotClientHello {
+                            self.failure.get_or_insert(Failure::Tls(e));
+                        }
+                        *side = SideState::Done;
+                        None
+                    }
+                }
+            }
+            SideState::Http(s) => {
+                let full = s.is_full();
+                let parsed = http::parse_request_host(s.contiguous());
+                match parsed {
+                    Err(http::HttpError::Incomplete) if !full => None,
+                    Ok(host) => {
+                        *side = SideState::Done;
+                        self.proto = Some(Proto::Http);
+                        Some(FlowName {
+                            proto: Some(Proto::Http),
+                            source: host.is_some().then_some(NameSource::Host),
+                            name: host.map(Arc::from),
+                            alpn: Vec::new(),
+                        })
+                    }
+                    Err(e) => {
+                        self.failure.get_or_insert(Failure::Http(e));
+                        *side = SideState::Done;
+                        None
+                    }
+                }
+            }
+            _ => None,
+        }
+    }
+
+    fn feed_udp(&mut self, seg: &Segment<'_>) -> Option<FlowName> {
+        let side = &mut self.sides[seg.side];
+        if let SideState::Undecided = side {
+            // The server's Initials are encrypted with keys naming cannot derive.
+            *side = if seg.side == 0 && quic::looks_like_initial(seg.payload) {
+                SideState::Quic(Box::default())
+            } else {
+                SideState::Done
+            };
+        }
+        let SideState::Quic(state) = side else { return None };
+        match state.feed(seg.payload) {
+            Ok(quic::QuicProgress::NeedMore) => None,
+            Ok(quic::QuicProgress::Hello(hello)) => {
+                *side = SideState::Done;
+                self.proto = Some(Proto::Quic);
+                Some(FlowName {
+                    proto: Some(Proto::Quic),
+                    source: hello.sni.is_some().then_some(NameSource::QuicSni),
+                    name: hello.sni.map(Arc::from),
+                    alpn: hello.alpn,
+                })
+            }
+            Err(quic::QuicError::NotQuic) => {
+                // A later datagram that is not an Initial (short header, server data) ends
+                // nothing: the ClientHello may still complete in the next Initial.
+                None
+            }
+            Err(e) => {
+                self.failure.get_or_insert(Failure::Quic(e));
+                *side = SideState::Done;
+                None
+            }
+        }
+    }
+}
