@@ -3,6 +3,7 @@
 //! capture order and collects flows as they end.
 
 pub mod counters;
+pub mod dns_tap;
 pub mod record;
 pub mod replay;
 pub mod worker;

@@ -8,7 +8,8 @@ use crate::decode::{tcp_flags, Decoder, Packet, L4};
 use crate::flow::dns_cache::DnsCache;
 use crate::flow::table::{FlowTable, Lookup};
 use crate::flow::{tcp_state, Direction, EndReason, Flow, FlowKey, Timeouts};
-use crate::inspect::namer::{DnsSink, FlowName, NameSource, Segment};
+use crate::inspect::namer::{FlowName, NameSource, Segment};
+use std::sync::Arc;
 
 /// A worker's settings.
 #[derive(Clone, Copy, Debug)]
@@ -30,16 +31,27 @@ impl Default for WorkerConfig {
 pub struct Worker {
     decoder: Decoder,
     table: FlowTable,
-    dns: DnsCache,
+    dns: Arc<DnsCache>,
+    /// Whether this worker feeds the DNS tap itself (it sees all packets in order).
+    taps_dns: bool,
     counters: Counters,
 }
 
 impl Worker {
+    /// A worker that sees every packet: it runs the DNS tap itself.
     pub fn new(config: WorkerConfig) -> Worker {
+        let dns = Arc::new(DnsCache::new(config.dns_cache_entries));
+        Worker::with_shared_dns(config, dns, true)
+    }
+
+    /// A worker of several, sharing `dns`; `taps_dns` says whether it feeds the cache itself or
+    /// a dispatcher does.
+    pub fn with_shared_dns(config: WorkerConfig, dns: Arc<DnsCache>, taps_dns: bool) -> Worker {
         Worker {
             decoder: Decoder::default(),
             table: FlowTable::new(config.timeouts, config.max_flows),
-            dns: DnsCache::new(config.dns_cache_entries),
+            dns,
+            taps_dns,
             counters: Counters::default(),
         }
     }
@@ -60,17 +72,50 @@ impl Worker {
 
     /// Processes one frame; flows that end (idle, closed, reused) are handed to `ended`.
     pub fn process(&mut self, raw: &RawPacket<'_>, ended: &mut impl FnMut(Flow, EndReason)) {
-        let Worker { decoder, table, dns, counters } = self;
-        counters.packets += 1;
-        counters.bytes += u64::from(raw.orig_len);
-        table.advance(raw.ts_ns, |f, r| finish(counters, f, r, ended));
-        let packet = match decoder.decode(raw.ts_ns, raw.link, raw.data) {
+        let packet = match self.decoder.decode(raw.ts_ns, raw.link, raw.data) {
             Ok(p) => p,
             Err(e) => {
-                counters.count(e.reason());
+                self.counters.packets += 1;
+                self.counters.bytes += u64::from(raw.orig_len);
+                self.counters.count(e.reason());
                 return;
             }
         };
+        if self.taps_dns {
+            super::dns_tap::tap(&packet, raw.ts_ns, &self.dns);
+        }
+        Self::track(&mut self.table, &self.dns, &mut self.counters, raw, &packet, ended);
+    }
+
+    /// Processes a frame already decoded (by a dispatcher) into `packet`.
+    pub fn process_decoded(
+        &mut self,
+        raw: &RawPacket<'_>,
+        packet: &Packet<'_>,
+        ended: &mut impl FnMut(Flow, EndReason),
+    ) {
+        Self::track(&mut self.table, &self.dns, &mut self.counters, raw, packet, ended);
+    }
+
+    /// Counts a frame that a dispatcher could not decode.
+    pub fn count_undecoded(&mut self, raw: &RawPacket<'_>, reason: &'static str) {
+        self.counters.packets += 1;
+        self.counters.bytes += u64::from(raw.orig_len);
+        self.counters.count(reason);
+    }
+
+    fn track(
+        table: &mut FlowTable,
+        dns: &DnsCache,
+        counters: &mut Counters,
+        raw: &RawPacket<'_>,
+        packet: &Packet<'_>,
+        ended: &mut impl FnMut(Flow, EndReason),
+    ) {
+        let packet = *packet;
+        counters.packets += 1;
+        counters.bytes += u64::from(raw.orig_len);
+        table.advance(raw.ts_ns, |f, r| finish(counters, f, r, ended));
         let (key, dir) = FlowKey::of(&packet);
         let hash = key.hash64();
         let mut slot = match table.lookup_or_insert(&key, hash, |serial| {
@@ -111,7 +156,7 @@ impl Worker {
         update(flow, dir, raw, &packet);
         if !flow.naming_done && (!packet.payload.is_empty() || packet.flags & tcp_flags::SYN != 0)
         {
-            name(flow, dir, raw.ts_ns, &packet, dns, counters);
+            name(flow, dir, &packet, counters);
         }
     }
 
@@ -152,7 +197,7 @@ fn new_flow(
     let name = dns.lookup(client.ip(), server.ip(), ts).map(|n| {
         Box::new(FlowName {
             proto: None,
-            name: Some(n.clone()),
+            name: Some(n),
             source: Some(NameSource::DnsAnswer),
             alpn: Vec::new(),
         })
@@ -193,14 +238,7 @@ fn update(flow: &mut Flow, dir: Direction, raw: &RawPacket<'_>, packet: &Packet<
     }
 }
 
-fn name(
-    flow: &mut Flow,
-    dir: Direction,
-    ts: u64,
-    packet: &Packet<'_>,
-    dns: &mut DnsCache,
-    counters: &mut Counters,
-) {
+fn name(flow: &mut Flow, dir: Direction, packet: &Packet<'_>, counters: &mut Counters) {
     let seg = Segment {
         side: flow.side(dir),
         l4: packet.l4,
@@ -210,9 +248,8 @@ fn name(
         flags: packet.flags,
         payload: packet.payload,
     };
-    let client = flow.client().ip();
     let namer = flow.namer.get_or_insert_with(Box::default);
-    let step = namer.feed(&seg, DnsSink { cache: dns, client, ts_ns: ts });
+    let step = namer.feed(&seg);
     if let Some(found) = step.name {
         // A name of the flow's own beats one inferred from DNS; a protocol without a name
         // (a hello without SNI) keeps the inferred name but records the protocol.

@@ -4,14 +4,12 @@
 //!
 //! Both sides are inspected independently, so a flow whose first packets were missed (and whose
 //! client was guessed wrong) is still named from the ClientHello or request it carries. DNS
-//! flows stay under inspection after their name is known, so that answers keep filling the
-//! [`DnsCache`].
+//! answers are not collected here but by the engine's DNS tap, which sees packets in capture
+//! order before they reach a worker.
 
 use super::stream::TcpStream;
 use super::{dns, http, quic, tls};
 use crate::decode::L4;
-use crate::flow::dns_cache::DnsCache;
-use std::net::IpAddr;
 use std::sync::Arc;
 
 /// Bytes of each side's stream kept for naming: enough for a post-quantum ClientHello spread
@@ -19,8 +17,6 @@ use std::sync::Arc;
 const STREAM_LIMIT: u32 = 16 * 1024;
 /// Packets carrying payload that a flow is inspected for, at most.
 const PACKET_BUDGET: u16 = 32;
-/// DNS messages parsed per flow, at most (answers for the cache).
-const DNS_BUDGET: u16 = 64;
 /// The well-known DNS port; DNS is only looked for on flows that use it.
 const DNS_PORT: u16 = 53;
 
@@ -89,14 +85,6 @@ pub struct Segment<'a> {
     pub payload: &'a [u8],
 }
 
-/// Where DNS answers go and whose they are.
-pub struct DnsSink<'a> {
-    pub cache: &'a mut DnsCache,
-    /// The client of the flow (the resolver's client).
-    pub client: IpAddr,
-    pub ts_ns: u64,
-}
-
 /// What a side of the flow turned out to carry.
 #[derive(Debug, Default)]
 enum SideState {
@@ -147,7 +135,6 @@ impl Failure {
 pub struct Namer {
     sides: [SideState; 2],
     budget: u16,
-    dns_budget: u16,
     is_dns: bool,
     /// The protocol recognised so far, even without a name (a hello without SNI).
     proto: Option<Proto>,
@@ -161,7 +148,6 @@ impl Default for Namer {
         Namer {
             sides: [SideState::Undecided, SideState::Undecided],
             budget: PACKET_BUDGET,
-            dns_budget: DNS_BUDGET,
             is_dns: false,
             proto: None,
             named: false,
@@ -185,18 +171,18 @@ impl Namer {
 
     /// Whether inspection has ended (named, or nothing more to learn): drop the namer.
     pub fn is_done(&self) -> bool {
-        if self.is_dns {
-            return self.dns_budget == 0;
-        }
         self.named
             || self.budget == 0
             || self.sides.iter().all(|s| matches!(s, SideState::Done))
     }
 
     /// Feeds one packet of the flow.
-    pub fn feed(&mut self, seg: &Segment<'_>, dns_sink: DnsSink<'_>) -> Step {
+    pub fn feed(&mut self, seg: &Segment<'_>) -> Step {
         if self.is_dns_flow(seg) {
-            return self.feed_dns(seg, dns_sink);
+            if !seg.payload.is_empty() {
+                self.budget = self.budget.saturating_sub(1);
+            }
+            return self.feed_dns(seg);
         }
         if self.named || (seg.payload.is_empty() && seg.flags == 0) {
             return Step::default();
@@ -231,34 +217,25 @@ impl Namer {
         self.is_dns
     }
 
-    fn feed_dns(&mut self, seg: &Segment<'_>, sink: DnsSink<'_>) -> Step {
-        if self.dns_budget == 0 || (seg.payload.is_empty() && seg.l4 == L4::Udp) {
+    fn feed_dns(&mut self, seg: &Segment<'_>) -> Step {
+        if seg.payload.is_empty() && seg.l4 == L4::Udp {
             return Step::default();
         }
         let parsed = match seg.l4 {
-            L4::Udp => {
-                self.dns_budget -= 1;
-                dns::parse(seg.payload)
-            }
+            L4::Udp => dns::parse(seg.payload),
             L4::Tcp => {
                 let side = &mut self.sides[seg.side];
                 if !matches!(side, SideState::DnsTcp(_)) {
                     *side = SideState::DnsTcp(TcpStream::new(STREAM_LIMIT));
                 }
-                let SideState::DnsTcp(stream) = side else { unreachable!() };
+                let SideState::DnsTcp(stream) = side else { return Step::default() };
                 stream.segment(seg.seq, seg.flags, seg.payload);
-                match dns::parse_tcp(stream.contiguous()) {
-                    Err(dns::DnsError::Truncated) if !stream.is_full() => return Step::default(),
-                    r => {
-                        self.dns_budget -= 1;
-                        // One message per side is all a TCP stream is read for.
-                        *side = SideState::Done;
-                        if matches!(self.sides, [SideState::Done, SideState::Done]) {
-                            self.dns_budget = 0;
-                        }
-                        r
-                    }
+                let parsed = dns::parse_tcp(stream.contiguous());
+                if matches!(parsed, Err(dns::DnsError::Truncated)) && !stream.is_full() {
+                    return Step::default();
                 }
+                *side = SideState::Done;
+                parsed
             }
         };
         let msg = match parsed {
@@ -268,17 +245,9 @@ impl Namer {
                 return Step::default();
             }
         };
-        if msg.is_response {
-            for (name, addr) in msg.answers {
-                sink.cache.insert(sink.client, addr, Arc::from(name), sink.ts_ns);
-            }
-        }
-        if self.named {
-            return Step::default();
-        }
         // The query names the flow; a response names it too when the query was missed.
         match msg.qname {
-            Some(q) if !msg.is_response || seg.side == 1 => {
+            Some(q) => {
                 self.named = true;
                 Step {
                     name: Some(FlowName {
@@ -289,7 +258,7 @@ impl Namer {
                     }),
                 }
             }
-            _ => Step::default(),
+            None => Step::default(),
         }
     }
 
