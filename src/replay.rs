@@ -23,6 +23,9 @@ pub struct Args {
     /// standard error).
     #[arg(long, value_name = "PATH|-")]
     flows: Option<PathBuf>,
+    /// Worker threads (default: the number of cores). 1 runs everything on this thread.
+    #[arg(long)]
+    workers: Option<usize>,
     /// Idle timeout of open TCP flows, in seconds.
     #[arg(long, default_value_t = Timeouts::default().tcp_idle_s)]
     tcp_idle: u32,
@@ -62,8 +65,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let paths: Vec<&std::path::Path> = args.files.iter().map(PathBuf::as_path).collect();
     let mut write_error = None;
     let start = Instant::now();
+    let workers = args.workers.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    });
     let counters = replay_files(
         &paths,
+        workers,
         config,
         |flow, _reason| {
             if let (Some(w), None) = (out.as_mut(), &write_error) {

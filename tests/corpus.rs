@@ -66,6 +66,7 @@ fn corpus_flows_get_the_names_ndpi_and_tshark_agree_on() {
             let mut flows: HashMap<FlowKey, Vec<FlowRecord>> = HashMap::new();
             replay_files(
                 &[path.as_path()],
+                1,
                 WorkerConfig::default(),
                 |flow, _| {
                     let r = FlowRecord::of(&flow);

@@ -4,6 +4,7 @@
 
 pub mod counters;
 pub mod dns_tap;
+pub mod parallel;
 pub mod record;
 pub mod replay;
 pub mod worker;

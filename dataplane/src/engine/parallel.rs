@@ -1,0 +1,207 @@
+//! The parallel engine: one dispatcher and N workers.
+//!
+//! The dispatcher walks the memory-mapped captures in order, decodes each frame down to its
+//! innermost flow, runs the DNS tap, hashes the flow key symmetrically and appends the packet to
+//! a batch for the worker that owns the flow. Batches travel over bounded crossbeam channels
+//! and come back empty for reuse, so the steady state allocates nothing. A packet's bytes are
+//! never copied: they stay in the mapping, which outlives the scoped worker threads (the one
+//! exception is a datagram reassembled from IP fragments, copied once).
+//!
+//! A flow is owned by exactly one worker for its life, so flow state needs no lock; each worker
+//! counts into its own counters, summed at the end. Ended flows come back to the dispatcher's
+//! thread in batches and are handed to the caller there.
+
+use super::counters::Counters;
+use super::worker::{Worker, WorkerConfig};
+use crate::capture::{Capture, RawPacket};
+use crate::decode::{Decoder, Packet};
+use crate::flow::dns_cache::DnsCache;
+use crate::flow::{EndReason, Flow, FlowKey};
+use crossbeam_channel::{bounded, unbounded, Receiver, Sender, TryRecvError};
+use std::sync::Arc;
+
+/// Packets per batch.
+const BATCH: usize = 512;
+/// Batches in flight per worker.
+const QUEUE: usize = 8;
+
+/// One packet handed to a worker.
+struct Item<'a> {
+    raw: RawPacket<'a>,
+    packet: Packet<'a>,
+    /// The payload when it is not inside `raw.data` (reassembled from fragments).
+    owned: Option<Box<[u8]>>,
+}
+
+type Batch<'a> = Vec<Item<'a>>;
+
+/// Replays `captures` with `workers` workers; see the module documentation.
+pub fn run<'a>(
+    captures: &'a [Capture],
+    workers: usize,
+    config: WorkerConfig,
+    ended: &mut impl FnMut(Flow, EndReason),
+    progress: &mut impl FnMut(u64, u64),
+) -> Counters {
+    let workers = workers.max(1);
+    let dns = Arc::new(DnsCache::new(config.dns_cache_entries));
+    let (flows_tx, flows_rx) = unbounded::<Vec<(Flow, EndReason)>>();
+    std::thread::scope(|scope| {
+        let mut lanes = Vec::with_capacity(workers);
+        let mut handles = Vec::with_capacity(workers);
+        for _ in 0..workers {
+            let (tx, rx) = bounded::<Batch<'a>>(QUEUE);
+            let (back_tx, back_rx) = bounded::<Batch<'a>>(QUEUE + 2);
+            let dns = Arc::clone(&dns);
+            let flows_tx = flows_tx.clone();
+            handles.push(scope.spawn(move || work(config, dns, rx, back_tx, flows_tx)));
+            lanes.push(Lane { tx, back: back_rx, batch: Vec::with_capacity(BATCH) });
+        }
+        drop(flows_tx);
+        let mut counters = dispatch(captures, &mut lanes, &dns, &flows_rx, ended, progress);
+        drop(lanes);
+        for h in handles {
+            match h.join() {
+                Ok(c) => counters.merge(&c),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        for batch in flows_rx.iter() {
+            for (f, r) in batch {
+                ended(f, r);
+            }
+        }
+        counters
+    })
+}
+
+struct Lane<'a> {
+    tx: Sender<Batch<'a>>,
+    back: Receiver<Batch<'a>>,
+    batch: Batch<'a>,
+}
+
+impl<'a> Lane<'a> {
+    fn push(&mut self, item: Item<'a>) {
+        self.batch.push(item);
+        if self.batch.len() == BATCH {
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        if self.batch.is_empty() {
+            return;
+        }
+        let spare = match self.back.try_recv() {
+            Ok(b) => b,
+            Err(TryRecvError::Empty | TryRecvError::Disconnected) => Vec::with_capacity(BATCH),
+        };
+        let full = std::mem::replace(&mut self.batch, spare);
+        // A worker only stops when its channel closes, so a send cannot fail while it runs;
+        // if it died, its panic is raised when it is joined.
+        let _ = self.tx.send(full);
+    }
+}
+
+fn dispatch<'a>(
+    captures: &'a [Capture],
+    lanes: &mut [Lane<'a>],
+    dns: &DnsCache,
+    flows_rx: &Receiver<Vec<(Flow, EndReason)>>,
+    ended: &mut impl FnMut(Flow, EndReason),
+    progress: &mut impl FnMut(u64, u64),
+) -> Counters {
+    let mut counters = Counters::default();
+    let mut decoder = Decoder::default();
+    let n = lanes.len() as u64;
+    let total: u64 = captures.iter().map(|c| c.len() as u64).sum();
+    let mut done = 0u64;
+    let mut seen = 0u32;
+    for capture in captures {
+        let mut packets = capture.packets();
+        while let Some(item) = packets.next() {
+            seen = seen.wrapping_add(1);
+            if seen % 65_536 == 0 {
+                progress(done + packets.offset() as u64, total);
+                while let Ok(batch) = flows_rx.try_recv() {
+                    for (f, r) in batch {
+                        ended(f, r);
+                    }
+                }
+            }
+            let raw = match item {
+                Ok(raw) => raw,
+                Err(skip) => {
+                    counters.count(skip.as_str());
+                    continue;
+                }
+            };
+            let packet = match decoder.decode(raw.ts_ns, raw.link, raw.data) {
+                Ok(p) => p,
+                Err(e) => {
+                    counters.packets += 1;
+                    counters.bytes += u64::from(raw.orig_len);
+                    counters.count(e.reason());
+                    continue;
+                }
+            };
+            super::dns_tap::tap(&packet, raw.ts_ns, dns);
+            let lane = (FlowKey::of(&packet).0.hash64() % n) as usize;
+            let item = match rebase(&packet, raw.data) {
+                Some(payload) => Item { raw, packet: Packet { payload, ..packet }, owned: None },
+                None => Item {
+                    raw,
+                    packet: Packet { payload: &[], ..packet },
+                    owned: Some(packet.payload.into()),
+                },
+            };
+            lanes[lane].push(item);
+        }
+        done += capture.len() as u64;
+        progress(done, total);
+    }
+    for lane in lanes.iter_mut() {
+        lane.flush();
+    }
+    counters
+}
+
+/// `payload` re-borrowed from `frame` with the frame's lifetime, when it lies inside it.
+fn rebase<'a>(packet: &Packet<'_>, frame: &'a [u8]) -> Option<&'a [u8]> {
+    let start = (packet.payload.as_ptr() as usize).checked_sub(frame.as_ptr() as usize)?;
+    frame.get(start..start.checked_add(packet.payload.len())?)
+}
+
+fn work<'a>(
+    config: WorkerConfig,
+    dns: Arc<DnsCache>,
+    rx: Receiver<Batch<'a>>,
+    back: Sender<Batch<'a>>,
+    flows: Sender<Vec<(Flow, EndReason)>>,
+) -> Counters {
+    let mut worker = Worker::with_shared_dns(config, dns, false);
+    let mut out: Vec<(Flow, EndReason)> = Vec::new();
+    for mut batch in rx.iter() {
+        for item in batch.drain(..) {
+            let mut ended = |f: Flow, r: EndReason| out.push((f, r));
+            match &item.owned {
+                None => worker.process_decoded(&item.raw, &item.packet, &mut ended),
+                Some(bytes) => {
+                    let packet = Packet { payload: bytes, ..item.packet };
+                    worker.process_decoded(&item.raw, &packet, &mut ended);
+                }
+            }
+        }
+        // The dispatcher may have stopped taking batches back; then this one is dropped.
+        let _ = back.try_send(batch);
+        if out.len() >= 256 {
+            let _ = flows.send(std::mem::take(&mut out));
+        }
+    }
+    worker.finish(&mut |f, r| out.push((f, r)));
+    if !out.is_empty() {
+        let _ = flows.send(out);
+    }
+    worker.counters().clone()
+}
