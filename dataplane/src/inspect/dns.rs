@@ -615,9 +615,3 @@ mod tests {
         }
     }
 }
-
-/// Cheap plausibility check of a DNS header. (stub: to be implemented)
-pub fn looks_like_dns(msg: &[u8]) -> bool {
-    let _ = msg;
-    todo!()
-}
