@@ -7,7 +7,11 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "pcgate", version, about = "Parental-control enforcement engine for mobile operators")]
+#[command(
+    name = "pcgate",
+    version,
+    about = "Parental-control enforcement engine for mobile operators"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -51,7 +51,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         },
         ..WorkerConfig::default()
     };
-    let total: u64 = args.files.iter().filter_map(|f| f.metadata().ok()).map(|m| m.len()).sum();
+    let total: u64 = args
+        .files
+        .iter()
+        .filter_map(|f| f.metadata().ok())
+        .map(|m| m.len())
+        .sum();
     let bar = (std::io::stderr().is_terminal() && total >= PROGRESS_MIN_BYTES).then(|| {
         let bar = indicatif::ProgressBar::new(total);
         bar.set_style(
@@ -74,7 +79,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         config,
         |flow, _reason| {
             if let (Some(w), None) = (out.as_mut(), &write_error) {
-                let line = serde_json::to_string(&FlowRecord::of(&flow)).expect("record serialises");
+                let line =
+                    serde_json::to_string(&FlowRecord::of(&flow)).expect("record serialises");
                 if let Err(e) = writeln!(w, "{line}") {
                     write_error = Some(e);
                 }
@@ -97,7 +103,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(mut w) = out {
         w.flush().context("cannot write flow records")?;
     }
-    let summary = Summary { counters: &counters, elapsed };
+    let summary = Summary {
+        counters: &counters,
+        elapsed,
+    };
     if to_stdout {
         eprint!("{summary}");
     } else {

@@ -41,7 +41,11 @@ impl fmt::Display for Summary<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let c = self.counters;
         let secs = self.elapsed.as_secs_f64();
-        let pps = if secs > 0.0 { c.packets as f64 / secs } else { 0.0 };
+        let pps = if secs > 0.0 {
+            c.packets as f64 / secs
+        } else {
+            0.0
+        };
         writeln!(f, "packets     {}", c.packets)?;
         writeln!(f, "bytes       {}", c.bytes)?;
         writeln!(f, "flows       {}", c.flows)?;

@@ -46,7 +46,12 @@ fn corpus_flows_get_the_names_ndpi_and_tshark_agree_on() {
         if let Some(p) = &e.proto {
             expected_proto.insert((e.pcap.clone(), k.clone()), p.clone());
         }
-        expected.entry(e.pcap).or_default().entry(k).or_default().push(e.name);
+        expected
+            .entry(e.pcap)
+            .or_default()
+            .entry(k)
+            .or_default()
+            .push(e.name);
     }
     let mut pcaps: Vec<PathBuf> = std::fs::read_dir(dir.join("pcaps"))
         .expect("corpus pcaps")
@@ -70,7 +75,10 @@ fn corpus_flows_get_the_names_ndpi_and_tshark_agree_on() {
                 WorkerConfig::default(),
                 |flow, _| {
                     let r = FlowRecord::of(&flow);
-                    flows.entry(key(r.l4, &r.client, &r.server)).or_default().push(r);
+                    flows
+                        .entry(key(r.l4, &r.client, &r.server))
+                        .or_default()
+                        .push(r);
                 },
                 |_, _| {},
             )
@@ -87,7 +95,9 @@ fn corpus_flows_get_the_names_ndpi_and_tshark_agree_on() {
                 continue;
             }
         };
-        let Some(exp) = expected.get(&file) else { continue };
+        let Some(exp) = expected.get(&file) else {
+            continue;
+        };
         for (k, names) in exp {
             let ours = flows.get(k).map(Vec::as_slice).unwrap_or_default();
             // Own names (in the flow's bytes) as a multiset; inferred ones apart.
@@ -96,11 +106,16 @@ fn corpus_flows_get_the_names_ndpi_and_tshark_agree_on() {
                 .filter(|r| r.name_source != Some("dns_answer"))
                 .filter_map(|r| r.name.as_deref())
                 .collect();
-            let inferred = ours.iter().filter(|r| r.name_source == Some("dns_answer")).count();
+            let inferred = ours
+                .iter()
+                .filter(|r| r.name_source == Some("dns_answer"))
+                .count();
             let proto = expected_proto.get(&(file.clone(), k.clone()));
             for name in names.iter().flatten() {
                 named_total += 1;
-                let entry = per_proto.entry(proto.cloned().unwrap_or_default()).or_default();
+                let entry = per_proto
+                    .entry(proto.cloned().unwrap_or_default())
+                    .or_default();
                 entry.0 += 1;
                 if let Some(i) = own.iter().position(|o| o == name) {
                     own.swap_remove(i);
@@ -116,7 +131,9 @@ fn corpus_flows_get_the_names_ndpi_and_tshark_agree_on() {
                         k.1,
                         k.2,
                         proto.map_or("?", String::as_str),
-                        ours.iter().map(|r| (r.name.as_deref(), r.name_source)).collect::<Vec<_>>()
+                        ours.iter()
+                            .map(|r| (r.name.as_deref(), r.name_source))
+                            .collect::<Vec<_>>()
                     );
                 }
             }
@@ -138,12 +155,19 @@ fn corpus_flows_get_the_names_ndpi_and_tshark_agree_on() {
     }
     let named_pct = 100.0 * named_ok as f64 / named_total.max(1) as f64;
     let fp_pct = 100.0 * unnamed_fp as f64 / unnamed_total.max(1) as f64;
-    println!("captures replayed: {} (errors {}, panics {})", pcaps.len(), failures.len(), panics.len());
+    println!(
+        "captures replayed: {} (errors {}, panics {})",
+        pcaps.len(),
+        failures.len(),
+        panics.len()
+    );
     println!("named flows:   {named_ok}/{named_total} exactly right ({named_pct:.2}%)");
     for (p, (total, ok)) in &per_proto {
         println!("  {p:<5} {ok}/{total}");
     }
-    println!("unnamed flows: {unnamed_fp}/{unnamed_total} given a name of their own ({fp_pct:.2}%)");
+    println!(
+        "unnamed flows: {unnamed_fp}/{unnamed_total} given a name of their own ({fp_pct:.2}%)"
+    );
     println!(
         "inferred from DNS answers (dns_answer, not counted above): {inferred_unnamed} of the \
          unnamed flows, {inferred_named} of the missed named flows"
@@ -152,7 +176,16 @@ fn corpus_flows_get_the_names_ndpi_and_tshark_agree_on() {
         println!("ERROR  {f}");
     }
     assert!(panics.is_empty(), "captures that panicked: {panics:?}");
-    assert!(failures.is_empty(), "captures that failed to open: {failures:?}");
-    assert!(named_pct >= 99.0, "only {named_pct:.2}% of named flows right (need 99%)");
-    assert!(fp_pct <= 0.5, "{fp_pct:.2}% of unnamed flows named (at most 0.5%)");
+    assert!(
+        failures.is_empty(),
+        "captures that failed to open: {failures:?}"
+    );
+    assert!(
+        named_pct >= 99.0,
+        "only {named_pct:.2}% of named flows right (need 99%)"
+    );
+    assert!(
+        fp_pct <= 0.5,
+        "{fp_pct:.2}% of unnamed flows named (at most 0.5%)"
+    );
 }

@@ -12,13 +12,26 @@ fn fixtures() -> PathBuf {
 }
 
 fn pcgate(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pcgate")).args(args).output().expect("run pcgate")
+    Command::new(env!("CARGO_BIN_EXE_pcgate"))
+        .args(args)
+        .output()
+        .expect("run pcgate")
 }
 
 /// The fields a fixture's expectations pin down, as a canonical string per flow, sorted.
 fn canonical(lines: &str) -> Vec<String> {
-    const FIELDS: [&str; 10] =
-        ["l4", "client", "server", "proto", "name", "name_source", "alpn", "packets", "bytes", "teid"];
+    const FIELDS: [&str; 10] = [
+        "l4",
+        "client",
+        "server",
+        "proto",
+        "name",
+        "name_source",
+        "alpn",
+        "packets",
+        "bytes",
+        "teid",
+    ];
     let mut out: Vec<String> = lines
         .lines()
         .filter(|l| !l.trim().is_empty())
@@ -64,7 +77,11 @@ fn every_fixture_replays_to_its_expected_flows_with_one_and_two_workers() {
                 "--workers",
                 workers,
             ]);
-            assert!(out.status.success(), "{capture:?}: {}", String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "{capture:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
             let got = canonical(&String::from_utf8_lossy(&out.stdout));
             assert_eq!(got, want, "{capture:?} with {workers} workers");
         }
@@ -87,9 +104,16 @@ fn damaged_capture_is_counted_with_a_warning_and_exit_zero() {
             .lines()
             .find(|l| l.split_whitespace().next() == Some(reason.as_str()))
             .unwrap_or_else(|| panic!("no {reason} line in summary:\n{summary}"));
-        assert_eq!(line.split_whitespace().nth(1), Some(n.to_string().as_str()), "{line}");
+        assert_eq!(
+            line.split_whitespace().nth(1),
+            Some(n.to_string().as_str()),
+            "{line}"
+        );
     }
-    assert!(String::from_utf8_lossy(&out.stderr).contains("warning"), "a warning line");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("warning"),
+        "a warning line"
+    );
 }
 
 #[test]
@@ -101,6 +125,9 @@ fn a_file_that_is_not_a_capture_is_an_error_naming_it() {
     let out = pcgate(&["replay", bogus.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("notes.pcap") && err.contains("not a pcap"), "{err}");
+    assert!(
+        err.contains("notes.pcap") && err.contains("not a pcap"),
+        "{err}"
+    );
     std::fs::remove_dir_all(&dir).ok();
 }

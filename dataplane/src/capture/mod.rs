@@ -70,7 +70,10 @@ impl SkipReason {
 #[derive(Debug, thiserror::Error)]
 pub enum CaptureError {
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}: not a pcap or pcapng capture (magic number {magic})")]
     NotACapture { path: PathBuf, magic: String },
 }

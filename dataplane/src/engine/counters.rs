@@ -47,7 +47,10 @@ impl Counters {
     }
 
     pub fn reason(&self, reason: &str) -> u64 {
-        self.reasons.iter().find(|(r, _)| *r == reason).map_or(0, |(_, c)| *c)
+        self.reasons
+            .iter()
+            .find(|(r, _)| *r == reason)
+            .map_or(0, |(_, c)| *c)
     }
 
     /// Counts an ended flow's name.
@@ -82,9 +85,18 @@ mod tests {
 
     #[test]
     fn merge_adds_every_field_and_reason() {
-        let mut a = Counters { packets: 1, bytes: 10, ..Default::default() };
+        let mut a = Counters {
+            packets: 1,
+            bytes: 10,
+            ..Default::default()
+        };
         a.count("truncated");
-        let mut b = Counters { packets: 2, bytes: 5, flows: 1, ..Default::default() };
+        let mut b = Counters {
+            packets: 2,
+            bytes: 5,
+            flows: 1,
+            ..Default::default()
+        };
         b.count("truncated");
         b.count("not_ip");
         b.flow_named(Some(Proto::Tls), Some(NameSource::Sni));

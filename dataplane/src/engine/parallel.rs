@@ -55,7 +55,11 @@ pub fn run<'a>(
             let dns = Arc::clone(&dns);
             let flows_tx = flows_tx.clone();
             handles.push(scope.spawn(move || work(config, dns, rx, back_tx, flows_tx)));
-            lanes.push(Lane { tx, back: back_rx, batch: Vec::with_capacity(BATCH) });
+            lanes.push(Lane {
+                tx,
+                back: back_rx,
+                batch: Vec::with_capacity(BATCH),
+            });
         }
         drop(flows_tx);
         let mut counters = dispatch(captures, &mut lanes, &dns, &flows_rx, ended, progress);
@@ -149,10 +153,17 @@ fn dispatch<'a>(
             super::dns_tap::tap(&packet, raw.ts_ns, dns);
             let lane = (FlowKey::of(&packet).0.hash64() % n) as usize;
             let item = match rebase(&packet, raw.data) {
-                Some(payload) => Item { raw, packet: Packet { payload, ..packet }, owned: None },
+                Some(payload) => Item {
+                    raw,
+                    packet: Packet { payload, ..packet },
+                    owned: None,
+                },
                 None => Item {
                     raw,
-                    packet: Packet { payload: &[], ..packet },
+                    packet: Packet {
+                        payload: &[],
+                        ..packet
+                    },
                     owned: Some(packet.payload.into()),
                 },
             };
@@ -188,7 +199,10 @@ fn work<'a>(
             match &item.owned {
                 None => worker.process_decoded(&item.raw, &item.packet, &mut ended),
                 Some(bytes) => {
-                    let packet = Packet { payload: bytes, ..item.packet };
+                    let packet = Packet {
+                        payload: bytes,
+                        ..item.packet
+                    };
                     worker.process_decoded(&item.raw, &packet, &mut ended);
                 }
             }

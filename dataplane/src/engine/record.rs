@@ -47,7 +47,10 @@ impl FlowRecord {
                 c2s: u64::from(flow.packets[0]),
                 s2c: u64::from(flow.packets[1]),
             },
-            bytes: PerDirection { c2s: flow.bytes[0], s2c: flow.bytes[1] },
+            bytes: PerDirection {
+                c2s: flow.bytes[0],
+                s2c: flow.bytes[1],
+            },
             first_ts: rfc3339(flow.first_ts),
             last_ts: rfc3339(flow.last_ts),
             teid: flow.teid,
@@ -71,7 +74,10 @@ mod tests {
 
     #[test]
     fn timestamps_are_rfc3339_utc_with_nanoseconds() {
-        assert_eq!(rfc3339(1_700_000_000_123_456_789), "2023-11-14T22:13:20.123456789Z");
+        assert_eq!(
+            rfc3339(1_700_000_000_123_456_789),
+            "2023-11-14T22:13:20.123456789Z"
+        );
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000000000Z");
     }
 }

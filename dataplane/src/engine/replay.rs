@@ -19,7 +19,10 @@ pub fn replay_files(
     mut ended: impl FnMut(Flow, EndReason),
     mut progress: impl FnMut(u64, u64),
 ) -> Result<Counters, CaptureError> {
-    let captures = paths.iter().map(|p| Capture::open(p)).collect::<Result<Vec<_>, _>>()?;
+    let captures = paths
+        .iter()
+        .map(|p| Capture::open(p))
+        .collect::<Result<Vec<_>, _>>()?;
     if workers > 1 {
         let mut counters =
             super::parallel::run(&captures, workers, config, &mut ended, &mut progress);

@@ -23,7 +23,11 @@ pub struct WorkerConfig {
 
 impl Default for WorkerConfig {
     fn default() -> Self {
-        WorkerConfig { timeouts: Timeouts::default(), max_flows: 4_000_000, dns_cache_entries: 65_536 }
+        WorkerConfig {
+            timeouts: Timeouts::default(),
+            max_flows: 4_000_000,
+            dns_cache_entries: 65_536,
+        }
     }
 }
 
@@ -84,7 +88,14 @@ impl Worker {
         if self.taps_dns {
             super::dns_tap::tap(&packet, raw.ts_ns, &self.dns);
         }
-        Self::track(&mut self.table, &self.dns, &mut self.counters, raw, &packet, ended);
+        Self::track(
+            &mut self.table,
+            &self.dns,
+            &mut self.counters,
+            raw,
+            &packet,
+            ended,
+        );
     }
 
     /// Processes a frame already decoded (by a dispatcher) into `packet`.
@@ -94,7 +105,14 @@ impl Worker {
         packet: &Packet<'_>,
         ended: &mut impl FnMut(Flow, EndReason),
     ) {
-        Self::track(&mut self.table, &self.dns, &mut self.counters, raw, packet, ended);
+        Self::track(
+            &mut self.table,
+            &self.dns,
+            &mut self.counters,
+            raw,
+            packet,
+            ended,
+        );
     }
 
     /// Counts a frame that a dispatcher could not decode.
@@ -151,11 +169,12 @@ impl Worker {
                 };
             }
         }
-        let Some(flow) = table.get_mut(slot) else { return };
+        let Some(flow) = table.get_mut(slot) else {
+            return;
+        };
         counters.tracked += 1;
         update(flow, dir, raw, &packet);
-        if !flow.naming_done && (!packet.payload.is_empty() || packet.flags & tcp_flags::SYN != 0)
-        {
+        if !flow.naming_done && (!packet.payload.is_empty() || packet.flags & tcp_flags::SYN != 0) {
             name(flow, dir, &packet, counters);
         }
     }
@@ -167,7 +186,9 @@ impl Worker {
 
     /// Ends every flow still open (end of input), in creation order.
     pub fn finish(&mut self, ended: &mut impl FnMut(Flow, EndReason)) {
-        let Worker { table, counters, .. } = self;
+        let Worker {
+            table, counters, ..
+        } = self;
         table.drain(|f| finish(counters, f, EndReason::EndOfInput, ended));
     }
 }
@@ -230,7 +251,11 @@ fn update(flow: &mut Flow, dir: Direction, raw: &RawPacket<'_>, packet: &Packet<
             flow.tcp |= tcp_state::SYN_SEEN;
         }
         if f & tcp_flags::FIN != 0 {
-            flow.tcp |= if side == 0 { tcp_state::FIN_C2S } else { tcp_state::FIN_S2C };
+            flow.tcp |= if side == 0 {
+                tcp_state::FIN_C2S
+            } else {
+                tcp_state::FIN_S2C
+            };
         }
         if f & tcp_flags::RST != 0 {
             flow.tcp |= tcp_state::RST;

@@ -102,7 +102,10 @@ impl DnsCache {
 
     /// Pairs held.
     pub fn len(&self) -> usize {
-        self.shards.iter().map(|s| s.lock().unwrap_or_else(|p| p.into_inner()).map.len()).sum()
+        self.shards
+            .iter()
+            .map(|s| s.lock().unwrap_or_else(|p| p.into_inner()).map.len())
+            .sum()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -122,20 +125,36 @@ mod tests {
     fn answer_names_later_flow_of_same_client_only() {
         let c = DnsCache::new(10);
         c.insert(ip("10.0.0.1"), ip("1.2.3.4"), "a.example".into(), 100);
-        assert_eq!(c.lookup(ip("10.0.0.1"), ip("1.2.3.4"), 200).as_deref(), Some("a.example"));
+        assert_eq!(
+            c.lookup(ip("10.0.0.1"), ip("1.2.3.4"), 200).as_deref(),
+            Some("a.example")
+        );
         assert!(c.lookup(ip("10.0.0.2"), ip("1.2.3.4"), 200).is_none());
-        assert!(c.lookup(ip("10.0.0.1"), ip("1.2.3.4"), 50).is_none(), "answer after flow start");
-        assert!(c.lookup(ip("10.0.0.1"), ip("1.2.3.4"), 100 + MAX_AGE_NS + 1).is_none());
+        assert!(
+            c.lookup(ip("10.0.0.1"), ip("1.2.3.4"), 50).is_none(),
+            "answer after flow start"
+        );
+        assert!(c
+            .lookup(ip("10.0.0.1"), ip("1.2.3.4"), 100 + MAX_AGE_NS + 1)
+            .is_none());
     }
 
     #[test]
     fn cache_is_bounded_and_evicts_oldest() {
         let c = DnsCache::new(SHARDS);
         for i in 0..200u8 {
-            c.insert(ip("10.0.0.1"), IpAddr::from([1, 1, 1, i]), "a".into(), u64::from(i));
+            c.insert(
+                ip("10.0.0.1"),
+                IpAddr::from([1, 1, 1, i]),
+                "a".into(),
+                u64::from(i),
+            );
         }
         assert!(c.len() <= SHARDS, "{}", c.len());
-        assert!(c.lookup(ip("10.0.0.1"), ip("1.1.1.199"), 1000).is_some(), "newest stays");
+        assert!(
+            c.lookup(ip("10.0.0.1"), ip("1.1.1.199"), 1000).is_some(),
+            "newest stays"
+        );
     }
 
     #[test]
@@ -143,7 +162,13 @@ mod tests {
         let c = DnsCache::new(10);
         c.insert(ip("10.0.0.1"), ip("1.2.3.4"), "old.example".into(), 100);
         c.insert(ip("10.0.0.1"), ip("1.2.3.4"), "new.example".into(), 300);
-        assert_eq!(c.lookup(ip("10.0.0.1"), ip("1.2.3.4"), 200).as_deref(), Some("old.example"));
-        assert_eq!(c.lookup(ip("10.0.0.1"), ip("1.2.3.4"), 400).as_deref(), Some("new.example"));
+        assert_eq!(
+            c.lookup(ip("10.0.0.1"), ip("1.2.3.4"), 200).as_deref(),
+            Some("old.example")
+        );
+        assert_eq!(
+            c.lookup(ip("10.0.0.1"), ip("1.2.3.4"), 400).as_deref(),
+            Some("new.example")
+        );
     }
 }

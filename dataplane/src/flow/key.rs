@@ -77,9 +77,23 @@ impl FlowKey {
         let src = Endpoint::new(packet.src, packet.src_port);
         let dst = Endpoint::new(packet.dst, packet.dst_port);
         if src <= dst {
-            (FlowKey { lo: src, hi: dst, l4: packet.l4 }, Direction::LoHi)
+            (
+                FlowKey {
+                    lo: src,
+                    hi: dst,
+                    l4: packet.l4,
+                },
+                Direction::LoHi,
+            )
         } else {
-            (FlowKey { lo: dst, hi: src, l4: packet.l4 }, Direction::HiLo)
+            (
+                FlowKey {
+                    lo: dst,
+                    hi: src,
+                    l4: packet.l4,
+                },
+                Direction::HiLo,
+            )
         }
     }
 

@@ -27,7 +27,11 @@ pub struct Timeouts {
 
 impl Default for Timeouts {
     fn default() -> Self {
-        Timeouts { tcp_idle_s: 300, udp_idle_s: 120, tcp_closed_s: 10 }
+        Timeouts {
+            tcp_idle_s: 300,
+            udp_idle_s: 120,
+            tcp_closed_s: 10,
+        }
     }
 }
 
@@ -115,6 +119,10 @@ mod tests {
     #[test]
     fn flow_state_is_compact() {
         // The budget: at most 128 bytes per flow before names are stored.
-        assert!(std::mem::size_of::<Flow>() <= 128, "{}", std::mem::size_of::<Flow>());
+        assert!(
+            std::mem::size_of::<Flow>() <= 128,
+            "{}",
+            std::mem::size_of::<Flow>()
+        );
     }
 }

@@ -111,7 +111,10 @@ impl FlowTable {
         make: impl FnOnce(u64) -> Flow,
     ) -> Lookup {
         let slots = &self.slots;
-        if let Some(&slot) = self.index.find(hash, |&s| Self::key_at(slots, s) == Some(key)) {
+        if let Some(&slot) = self
+            .index
+            .find(hash, |&s| Self::key_at(slots, s) == Some(key))
+        {
             return Lookup::Found(slot);
         }
         if self.live >= self.max_flows {
@@ -128,7 +131,10 @@ impl FlowTable {
                 slot
             }
             None => {
-                self.slots.push(Slot { generation: 0, flow: Some(flow) });
+                self.slots.push(Slot {
+                    generation: 0,
+                    flow: Some(flow),
+                });
                 (self.slots.len() - 1) as u32
             }
         };
@@ -183,9 +189,12 @@ impl FlowTable {
         while tick <= now_tick {
             self.next_tick = Some(tick + 1);
             let bucket = (tick % WHEEL_TICKS as u64) as usize;
-            let mut due = std::mem::replace(&mut self.wheel[bucket], std::mem::take(&mut self.spare));
+            let mut due =
+                std::mem::replace(&mut self.wheel[bucket], std::mem::take(&mut self.spare));
             for entry in due.drain(..) {
-                let Some(s) = self.slots.get(entry.slot as usize) else { continue };
+                let Some(s) = self.slots.get(entry.slot as usize) else {
+                    continue;
+                };
                 if s.generation != entry.generation {
                     continue;
                 }
@@ -193,8 +202,11 @@ impl FlowTable {
                 let deadline = flow.last_ts.saturating_add(flow.timeout_ns(&self.timeouts));
                 if deadline <= now_ns {
                     if let Some(flow) = self.remove(entry.slot) {
-                        let reason =
-                            if flow.is_closed() { EndReason::Closed } else { EndReason::Idle };
+                        let reason = if flow.is_closed() {
+                            EndReason::Closed
+                        } else {
+                            EndReason::Idle
+                        };
                         expired(flow, reason);
                     }
                 } else {
@@ -208,7 +220,11 @@ impl FlowTable {
 
     /// Removes every flow (end of input), in creation order.
     pub fn drain(&mut self, mut each: impl FnMut(Flow)) {
-        let mut flows: Vec<Flow> = self.slots.iter_mut().filter_map(|s| s.flow.take()).collect();
+        let mut flows: Vec<Flow> = self
+            .slots
+            .iter_mut()
+            .filter_map(|s| s.flow.take())
+            .collect();
         flows.sort_by_key(|f| f.serial);
         self.index.clear();
         self.free.clear();
@@ -273,13 +289,18 @@ mod tests {
         let mut t = FlowTable::new(Timeouts::default(), 100);
         let k = key(1000, L4::Tcp);
         let s = insert(&mut t, k, 0);
-        assert!(matches!(t.lookup_or_insert(&k, k.hash64(), |_| unreachable!()), Lookup::Found(x) if x == s));
+        assert!(
+            matches!(t.lookup_or_insert(&k, k.hash64(), |_| unreachable!()), Lookup::Found(x) if x == s)
+        );
         assert_eq!(t.len(), 1);
     }
 
     #[test]
     fn idle_udp_flow_expires_and_active_one_stays() {
-        let timeouts = Timeouts { udp_idle_s: 10, ..Timeouts::default() };
+        let timeouts = Timeouts {
+            udp_idle_s: 10,
+            ..Timeouts::default()
+        };
         let mut t = FlowTable::new(timeouts, 100);
         let idle = key(1, L4::Udp);
         let busy = key(2, L4::Udp);
@@ -303,12 +324,18 @@ mod tests {
         let mut t = FlowTable::new(Timeouts::default(), 1);
         insert(&mut t, key(1, L4::Tcp), 0);
         let k = key(2, L4::Tcp);
-        assert!(matches!(t.lookup_or_insert(&k, k.hash64(), |s| flow(k, s, 0)), Lookup::Full));
+        assert!(matches!(
+            t.lookup_or_insert(&k, k.hash64(), |s| flow(k, s, 0)),
+            Lookup::Full
+        ));
     }
 
     #[test]
     fn removed_slot_is_reused_and_stale_wheel_entry_ignored() {
-        let timeouts = Timeouts { udp_idle_s: 5, ..Timeouts::default() };
+        let timeouts = Timeouts {
+            udp_idle_s: 5,
+            ..Timeouts::default()
+        };
         let mut t = FlowTable::new(timeouts, 10);
         t.advance(0, |_, _| {});
         let a = insert(&mut t, key(1, L4::Udp), 0);
@@ -317,7 +344,10 @@ mod tests {
         assert_eq!(a, b);
         let mut gone = Vec::new();
         t.advance(6 * S, |f, _| gone.push(f.key));
-        assert!(gone.is_empty(), "the old entry must not expire the new flow");
+        assert!(
+            gone.is_empty(),
+            "the old entry must not expire the new flow"
+        );
         t.advance(9 * S, |f, _| gone.push(f.key));
         assert_eq!(gone, vec![key(2, L4::Udp)]);
     }

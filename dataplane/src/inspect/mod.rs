@@ -18,7 +18,10 @@ pub fn normalize_name(name: &[u8]) -> Option<String> {
     if name.is_empty() || name.len() > 253 {
         return None;
     }
-    if !name.iter().all(|&b| b.is_ascii_graphic() && b != b'/' && b != b'\\') {
+    if !name
+        .iter()
+        .all(|&b| b.is_ascii_graphic() && b != b'/' && b != b'\\')
+    {
         return None;
     }
     Some(String::from_utf8_lossy(name).to_ascii_lowercase())
@@ -30,7 +33,10 @@ mod tests {
 
     #[test]
     fn normalize_lowercases_and_strips_trailing_dot() {
-        assert_eq!(normalize_name(b"WWW.Ntop.ORG.").as_deref(), Some("www.ntop.org"));
+        assert_eq!(
+            normalize_name(b"WWW.Ntop.ORG.").as_deref(),
+            Some("www.ntop.org")
+        );
         assert_eq!(normalize_name(b"a.b").as_deref(), Some("a.b"));
     }
 

@@ -171,9 +171,7 @@ impl Namer {
 
     /// Whether inspection has ended (named, or nothing more to learn): drop the namer.
     pub fn is_done(&self) -> bool {
-        self.named
-            || self.budget == 0
-            || self.sides.iter().all(|s| matches!(s, SideState::Done))
+        self.named || self.budget == 0 || self.sides.iter().all(|s| matches!(s, SideState::Done))
     }
 
     /// Feeds one packet of the flow.
@@ -228,7 +226,9 @@ impl Namer {
                 if !matches!(side, SideState::DnsTcp(_)) {
                     *side = SideState::DnsTcp(TcpStream::new(STREAM_LIMIT));
                 }
-                let SideState::DnsTcp(stream) = side else { return Step::default() };
+                let SideState::DnsTcp(stream) = side else {
+                    return Step::default();
+                };
                 stream.segment(seg.seq, seg.flags, seg.payload);
                 let parsed = dns::parse_tcp(stream.contiguous());
                 if matches!(parsed, Err(dns::DnsError::Truncated)) && !stream.is_full() {
@@ -284,7 +284,9 @@ impl Namer {
                 Some(_) if http::looks_like_request(bytes) => Kind::Http,
                 Some(_) => Kind::Other,
             };
-            let SideState::Pending(s) = std::mem::take(side) else { return None };
+            let SideState::Pending(s) = std::mem::take(side) else {
+                return None;
+            };
             *side = match kind {
                 Kind::Tls => SideState::Tls(s),
                 Kind::Http => SideState::Http(s),
@@ -352,7 +354,9 @@ impl Namer {
                 SideState::Done
             };
         }
-        let SideState::Quic(state) = side else { return None };
+        let SideState::Quic(state) = side else {
+            return None;
+        };
         match state.feed(seg.payload) {
             Ok(quic::QuicProgress::NeedMore) => None,
             Ok(quic::QuicProgress::Hello(hello)) => {
@@ -376,5 +380,141 @@ impl Namer {
                 None
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::tcp_flags::{ACK, SYN};
+    use crate::inspect::tls::tests::{client_hello, HelloSpec};
+
+    fn seg(side: usize, l4: L4, seq: u32, flags: u8, payload: &[u8]) -> Segment<'_> {
+        Segment {
+            side,
+            l4,
+            client_port: 50000,
+            server_port: 443,
+            seq,
+            flags,
+            payload,
+        }
+    }
+
+    fn record(msg: &[u8]) -> Vec<u8> {
+        let mut r = vec![0x16, 0x03, 0x01];
+        r.extend_from_slice(&(msg.len() as u16).to_be_bytes());
+        r.extend_from_slice(msg);
+        r
+    }
+
+    #[test]
+    fn client_hello_in_three_segments_out_of_order_is_named_when_complete() {
+        let hello = record(&client_hello(&HelloSpec {
+            post_quantum: true,
+            ..Default::default()
+        }));
+        assert!(hello.len() > 1500);
+        let third = hello.len() / 3;
+        let parts = [
+            &hello[..third],
+            &hello[third..2 * third],
+            &hello[2 * third..],
+        ];
+        let isn = 7_000u32;
+        let mut n = Namer::default();
+        assert!(n.feed(&seg(0, L4::Tcp, isn, SYN, b"")).name.is_none());
+        // Third, then first (and a retransmission of it), then second.
+        let seq = |i: usize| isn + 1 + (i * third) as u32;
+        assert!(n
+            .feed(&seg(0, L4::Tcp, seq(2), ACK, parts[2]))
+            .name
+            .is_none());
+        assert!(n
+            .feed(&seg(0, L4::Tcp, seq(0), ACK, parts[0]))
+            .name
+            .is_none());
+        assert!(n
+            .feed(&seg(0, L4::Tcp, seq(0), ACK, parts[0]))
+            .name
+            .is_none());
+        assert!(!n.is_done());
+        let name = n
+            .feed(&seg(0, L4::Tcp, seq(1), ACK, parts[1]))
+            .name
+            .expect("named");
+        assert_eq!(name.name.as_deref(), Some("www.example.com"));
+        assert_eq!(name.source, Some(NameSource::Sni));
+        assert_eq!(name.proto, Some(Proto::Tls));
+        assert_eq!(name.alpn, vec!["h2".to_string(), "http/1.1".to_string()]);
+        assert!(n.is_done());
+    }
+
+    #[test]
+    fn http_host_split_across_segments_is_named() {
+        let req = b"GET / HTTP/1.1\r\nHost: Example.org:8080\r\nAccept: */*\r\n\r\n";
+        let mut n = Namer::default();
+        assert!(n
+            .feed(&seg(0, L4::Tcp, 100, ACK, &req[..24]))
+            .name
+            .is_none());
+        let name = n
+            .feed(&seg(0, L4::Tcp, 124, ACK, &req[24..]))
+            .name
+            .expect("named");
+        assert_eq!(name.name.as_deref(), Some("example.org"));
+        assert_eq!(name.source, Some(NameSource::Host));
+    }
+
+    #[test]
+    fn unnameable_tcp_stops_after_both_sides_spoke() {
+        let mut n = Namer::default();
+        n.feed(&seg(1, L4::Tcp, 1, ACK, b"SSH-2.0-OpenSSH_9.6\r\n"));
+        assert!(!n.is_done());
+        n.feed(&seg(0, L4::Tcp, 1, ACK, b"SSH-2.0-libssh\r\n"));
+        assert!(n.is_done());
+        assert_eq!(n.proto(), None);
+    }
+
+    #[test]
+    fn dns_query_over_udp_names_the_flow() {
+        // id 0x1234, RD, one question: www.Example.com A IN
+        let mut q = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+        for label in ["www", "Example", "com"] {
+            q.push(label.len() as u8);
+            q.extend_from_slice(label.as_bytes());
+        }
+        q.extend_from_slice(&[0, 0, 1, 0, 1]);
+        let mut n = Namer::default();
+        let s = Segment {
+            side: 0,
+            l4: L4::Udp,
+            client_port: 40000,
+            server_port: 53,
+            seq: 0,
+            flags: 0,
+            payload: &q,
+        };
+        let name = n.feed(&s).name.expect("named");
+        assert_eq!(name.name.as_deref(), Some("www.example.com"));
+        assert_eq!(name.source, Some(NameSource::DnsQuery));
+        assert!(n.is_done());
+    }
+
+    #[test]
+    fn packet_budget_ends_inspection() {
+        let mut n = Namer::default();
+        let mut seq = 1u32;
+        for _ in 0..PACKET_BUDGET {
+            // A TLS record header announcing more than ever arrives keeps the hello incomplete.
+            let payload: &[u8] = if seq == 1 {
+                &[0x16, 0x03, 0x01, 0x3f, 0xff, 0x01]
+            } else {
+                &[0; 10]
+            };
+            n.feed(&seg(0, L4::Tcp, seq, ACK, payload));
+            seq += payload.len() as u32;
+        }
+        assert!(n.is_done());
     }
 }

@@ -17,7 +17,12 @@ pub struct StreamBuf {
 impl StreamBuf {
     /// A buffer that keeps at most the first `limit` bytes of the stream.
     pub fn new(limit: u32) -> StreamBuf {
-        StreamBuf { data: Vec::new(), filled: Vec::new(), limit, overflowed: false }
+        StreamBuf {
+            data: Vec::new(),
+            filled: Vec::new(),
+            limit,
+            overflowed: false,
+        }
     }
 
     /// Stores `bytes` found at stream offset `offset`. Bytes beyond the limit are dropped (and
@@ -138,7 +143,11 @@ pub struct TcpStream {
 
 impl TcpStream {
     pub fn new(limit: u32) -> TcpStream {
-        TcpStream { base: None, syn_seen: false, buf: StreamBuf::new(limit) }
+        TcpStream {
+            base: None,
+            syn_seen: false,
+            buf: StreamBuf::new(limit),
+        }
     }
 
     /// Takes one segment of this direction: its sequence number, flags and payload.
