@@ -1,7 +1,9 @@
 //! Capture files: pcap (micro- and nanosecond timestamps, both byte orders) and pcapng (several
 //! interfaces, each with its own link type and timestamp resolution), detected by magic number,
 //! never by file suffix. Files are memory-mapped ([`mmap`]) and read in place: a [`RawPacket`]
-//! borrows its bytes from the mapping. pcap-parser does the framing.
+//! borrows its bytes from the mapping. pcap-parser reads the file headers, section headers and
+//! interface descriptions; per-packet records and blocks are framed in `pcap` and `pcapng` with
+//! named offsets, without an allocation per packet.
 //!
 //! Damage inside a capture (a truncated last record, a corrupt block, a packet on an unknown
 //! interface) is yielded as a [`SkipReason`] and reading goes on where it can; a file that is not
