@@ -1,1 +1,52 @@
 //! The one place that maps files into memory (the only `unsafe` of the crate).
+//!
+//! A capture is mapped read-only and read in place, so a replay of a multi-gigabyte file costs
+//! no copy and no read buffer, and every [`super::RawPacket`] borrows its bytes from the
+//! mapping.
+//!
+//! # Why this is sound, and the one caveat
+//!
+//! `memmap2::Mmap::map` is `unsafe` because Rust cannot promise that the bytes behind the
+//! returned `&[u8]` stay unchanged: another process may write to or truncate the file while it
+//! is mapped.
+//!
+//! - pcgate itself never opens a capture for writing, and the mapping is read-only
+//!   (`PROT_READ`), so nothing in this process can change the bytes.
+//! - Everything reading the slice treats it as hostile input: every length is checked before use,
+//!   so even bytes that changed between two reads cannot make pcgate index out of bounds; at
+//!   worst a packet is parsed from a mix of old and new bytes.
+//! - **Caveat:** if another process *truncates* the file while it is mapped, touching a page
+//!   past the new end raises `SIGBUS` and the process dies. Do not replay a capture that is still
+//!   being written or rotated (for example by `tcpdump -w` with `-C`); copy it first, or read
+//!   the traffic from a live source instead.
+
+#![allow(unsafe_code)]
+
+use std::fs::File;
+use std::io;
+
+/// A read-only mapping of a whole file.
+pub(super) struct Mapping {
+    map: memmap2::Mmap,
+}
+
+impl Mapping {
+    /// Maps `file` (opened for reading) read-only, and tells the kernel it will be read in order.
+    pub(super) fn of(file: &File) -> io::Result<Mapping> {
+        // SAFETY: the mapping is read-only and pcgate never writes capture files; every reader
+        // of the bytes checks lengths, so content changed underneath cannot cause an out-of-bounds
+        // access. Truncation by another process (SIGBUS) is the documented caveat above.
+        let map = unsafe { memmap2::Mmap::map(file)? };
+        #[cfg(unix)]
+        {
+            // Only a hint for read-ahead; a kernel that refuses it reads the file just as well.
+            let _ = map.advise(memmap2::Advice::Sequential);
+        }
+        Ok(Mapping { map })
+    }
+
+    /// The file's bytes.
+    pub(super) fn bytes(&self) -> &[u8] {
+        &self.map
+    }
+}
