@@ -153,9 +153,38 @@ fn ack_len(code: u8) -> usize {
     }
 }
 
+/// The handshake stream of Google QUIC. A client whose first CHLO was rejected sends its next
+/// CHLO further along stream 1, and a capture may start there: the stream is read from where a
+/// CHLO starts, which is offset 0 unless the first CHLO seen starts elsewhere.
+#[derive(Debug)]
+pub struct ChloStream {
+    /// Stream offset of the buffer's first byte.
+    base: u64,
+    pub buf: StreamBuf,
+}
+
+impl ChloStream {
+    pub fn new(limit: u32) -> ChloStream {
+        ChloStream {
+            base: 0,
+            buf: StreamBuf::new(limit),
+        }
+    }
+
+    fn insert(&mut self, offset: u64, data: &[u8]) {
+        if offset != self.base && data.starts_with(CHLO_TAG) && self.buf.contiguous().is_empty() {
+            self.buf.clear();
+            self.base = offset;
+        }
+        if let Some(rel) = offset.checked_sub(self.base) {
+            self.buf.insert(rel, data);
+        }
+    }
+}
+
 /// Walks Google QUIC frames, storing handshake bytes (stream 1 STREAM data, or CRYPTO frames)
 /// into `crypto`.
-pub fn collect_handshake(plain: &Plain<'_>, crypto: &mut StreamBuf) -> Result<(), QuicError> {
+pub fn collect_handshake(plain: &Plain<'_>, crypto: &mut ChloStream) -> Result<(), QuicError> {
     let be = plain.big_endian;
     let mut r = Reader::new(plain.frames);
     let t_err = |_| TRUNCATED;
@@ -352,8 +381,31 @@ pub mod tests {
     }
 
     #[test]
+    fn chlo_found_at_a_later_stream_offset() {
+        let msg = chlo(&[(b"SNI\0", b"play.google.com")]);
+        let mut frames = vec![0xa4, 0x01, 0x04, 0x00];
+        frames.extend_from_slice(&(msg.len() as u16).to_be_bytes());
+        frames.extend_from_slice(&msg);
+        let mut s = ChloStream::new(100);
+        collect_handshake(
+            &Plain {
+                frames: &frames,
+                big_endian: true,
+                pn_len: 4,
+            },
+            &mut s,
+        )
+        .unwrap();
+        assert_eq!(s.buf.contiguous(), &msg[..]);
+        assert_eq!(
+            parse_chlo(s.buf.contiguous()).unwrap().sni.as_deref(),
+            Some("play.google.com")
+        );
+    }
+
+    #[test]
     fn legacy_stream_frame_little_and_big_endian() {
-        let mut buf = StreamBuf::new(100);
+        let mut buf = ChloStream::new(100);
         // STREAM, data length present, 2-byte offset, 1-byte stream ID (0xa4)
         let be = [
             0xa4, 0x01, 0x00, 0x02, 0x00, 0x02, b'c', b'd', 0xa0, 0x01, 0x00, 0x02, b'a', b'b',
@@ -367,8 +419,8 @@ pub mod tests {
             &mut buf,
         )
         .unwrap();
-        assert_eq!(buf.contiguous(), b"abcd");
-        let mut buf = StreamBuf::new(100);
+        assert_eq!(buf.buf.contiguous(), b"abcd");
+        let mut buf = ChloStream::new(100);
         let le = [0xa0, 0x01, 0x02, 0x00, b'a', b'b'];
         collect_handshake(
             &Plain {
@@ -379,12 +431,12 @@ pub mod tests {
             &mut buf,
         )
         .unwrap();
-        assert_eq!(buf.contiguous(), b"ab");
+        assert_eq!(buf.buf.contiguous(), b"ab");
     }
 
     #[test]
     fn ack_and_stop_waiting_are_skipped_and_other_streams_ignored() {
-        let mut buf = StreamBuf::new(100);
+        let mut buf = ChloStream::new(100);
         let frames = [
             0x40, 0x05, 0x00, 0x00, 0x05, 0x00, // ACK, one block, no timestamps
             0x06, 0x01, // STOP_WAITING with 1-byte packet numbers
@@ -400,6 +452,6 @@ pub mod tests {
             &mut buf,
         )
         .unwrap();
-        assert_eq!(buf.contiguous(), b"y");
+        assert_eq!(buf.buf.contiguous(), b"y");
     }
 }

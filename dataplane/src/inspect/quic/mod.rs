@@ -16,7 +16,6 @@ mod initial;
 mod reader;
 mod version;
 
-use super::stream::StreamBuf;
 use super::tls::{self, ClientHello, TlsError};
 use initial::{first_byte, InitialKeys, KeyMaterial, LongHeader, MAX_CID_LEN};
 use version::{Handshake, Kind, Protected};
@@ -78,7 +77,7 @@ impl CachedKeys {
 #[derive(Debug)]
 pub struct QuicState {
     /// The handshake stream (CRYPTO data, or stream 1 of Google QUIC).
-    handshake: StreamBuf,
+    handshake: gquic::ChloStream,
     /// What the stream holds; set by the first packet read.
     kind: Option<Handshake>,
     /// Keys from the DCID of the flow's first Initial: later Initials keep using them even when
@@ -93,7 +92,7 @@ pub struct QuicState {
 impl Default for QuicState {
     fn default() -> QuicState {
         QuicState {
-            handshake: StreamBuf::new(HANDSHAKE_LIMIT),
+            handshake: gquic::ChloStream::new(HANDSHAKE_LIMIT),
             kind: None,
             first_keys: None,
             other_keys: None,
@@ -175,7 +174,7 @@ impl QuicState {
                     let payload = self.scratch.get(range).unwrap_or(&[]);
                     match p.frames {
                         version::Frames::Ietf => {
-                            frames::collect_crypto(payload, &mut self.handshake)?
+                            frames::collect_crypto(payload, &mut self.handshake.buf)?
                         }
                         version::Frames::Google => {
                             let plain = gquic::Plain {
@@ -231,11 +230,11 @@ impl QuicState {
 
     /// Tries the handshake stream so far.
     fn progress(&self) -> Result<QuicProgress, QuicError> {
-        let stream = self.handshake.contiguous();
+        let stream = self.handshake.buf.contiguous();
         if stream.is_empty() {
             return Ok(QuicProgress::NeedMore);
         }
-        let full = self.handshake.is_full();
+        let full = self.handshake.buf.is_full();
         match self.kind {
             None => Ok(QuicProgress::NeedMore),
             Some(Handshake::Tls) => match tls::parse_client_hello_handshake(stream) {

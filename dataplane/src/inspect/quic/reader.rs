@@ -27,10 +27,6 @@ impl<'a> Reader<'a> {
         self.bytes.get(self.pos..).unwrap_or(&[])
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.rest().is_empty()
-    }
-
     pub fn take(&mut self, n: usize) -> Result<&'a [u8], Short> {
         let end = self.pos.checked_add(n).ok_or(Short)?;
         let out = self.bytes.get(self.pos..end).ok_or(Short)?;
@@ -99,7 +95,7 @@ mod tests {
         for (bytes, want) in cases {
             let mut r = Reader::new(bytes);
             assert_eq!(r.varint(), Ok(want));
-            assert!(r.is_empty());
+            assert!(r.rest().is_empty());
         }
     }
 

@@ -56,7 +56,7 @@ fn crypto_payload(offset: u16, data: &[u8], pad_to: usize) -> Vec<u8> {
 fn rfc9001_a2_client_initial_yields_its_client_hello() {
     let mut s = QuicState::default();
     s.absorb(&rfc9001_packet()).unwrap();
-    assert_eq!(s.handshake.contiguous(), &rfc_client_hello()[..]);
+    assert_eq!(s.handshake.buf.contiguous(), &rfc_client_hello()[..]);
     assert_eq!(s.kind, Some(Handshake::Tls));
 }
 
@@ -64,7 +64,7 @@ fn rfc9001_a2_client_initial_yields_its_client_hello() {
 fn rfc9369_a2_v2_client_initial_yields_the_same_client_hello() {
     let mut s = QuicState::default();
     s.absorb(&rfc9369_packet()).unwrap();
-    assert_eq!(s.handshake.contiguous(), &rfc_client_hello()[..]);
+    assert_eq!(s.handshake.buf.contiguous(), &rfc_client_hello()[..]);
 }
 
 #[test]
@@ -102,9 +102,9 @@ fn client_hello_split_over_two_initials_in_reverse_order() {
     );
     let mut s = QuicState::default();
     s.absorb(&second).unwrap();
-    assert_eq!(s.handshake.contiguous(), b"");
+    assert_eq!(s.handshake.buf.contiguous(), b"");
     s.absorb(&first).unwrap();
-    assert_eq!(s.handshake.contiguous(), &ch[..]);
+    assert_eq!(s.handshake.buf.contiguous(), &ch[..]);
 }
 
 #[test]
@@ -164,7 +164,7 @@ fn coalesced_initials_handshake_and_padding_in_one_datagram() {
     datagram.resize(1200, 0);
     let mut s = QuicState::default();
     s.absorb(&datagram).unwrap();
-    assert_eq!(s.handshake.contiguous(), &ch[..]);
+    assert_eq!(s.handshake.buf.contiguous(), &ch[..]);
 }
 
 #[test]
@@ -191,7 +191,7 @@ fn later_initial_with_server_chosen_dcid_uses_first_keys() {
     let mut s = QuicState::default();
     s.absorb(&first).unwrap();
     s.absorb(&later).unwrap();
-    assert_eq!(s.handshake.contiguous(), &ch[..]);
+    assert_eq!(s.handshake.buf.contiguous(), &ch[..]);
 }
 
 #[test]
@@ -217,7 +217,7 @@ fn initial_after_retry_uses_keys_of_its_new_dcid() {
     let mut s = QuicState::default();
     s.absorb(&first).unwrap();
     s.absorb(&retried).unwrap();
-    assert_eq!(s.handshake.contiguous(), &ch[..]);
+    assert_eq!(s.handshake.buf.contiguous(), &ch[..]);
 }
 
 #[test]
@@ -241,7 +241,7 @@ fn draft29_and_v2_sealed_initials_decrypt() {
         assert!(looks_like_initial(&pkt), "{version:#x}");
         let mut s = QuicState::default();
         s.absorb(&pkt).unwrap();
-        assert_eq!(s.handshake.contiguous(), &ch[..], "{version:#x}");
+        assert_eq!(s.handshake.buf.contiguous(), &ch[..], "{version:#x}");
     }
 }
 
@@ -493,7 +493,7 @@ fn handshake_stream_is_bounded() {
     let far = seal_initial(&m, 0, version::V1, &dcid, 1, &far);
     s.absorb(&pkt).unwrap();
     s.absorb(&far).unwrap();
-    assert_eq!(s.handshake.contiguous().len(), 200);
-    assert!(s.handshake.overflowed());
+    assert_eq!(s.handshake.buf.contiguous().len(), 200);
+    assert!(s.handshake.buf.overflowed());
     let _ = LABELS_V1;
 }
