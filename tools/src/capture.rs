@@ -27,7 +27,10 @@ pub enum CaptureError {
 
 /// All frames of `flows`, merged by timestamp (stable: a tie keeps flow order).
 pub fn merged_frames(flows: &[Flow]) -> Vec<Frame> {
-    let mut frames: Vec<Frame> = flows.iter().flat_map(|f| f.frames.iter().cloned()).collect();
+    let mut frames: Vec<Frame> = flows
+        .iter()
+        .flat_map(|f| f.frames.iter().cloned())
+        .collect();
     frames.sort_by_key(|f| f.ts_ns);
     frames
 }
@@ -61,11 +64,17 @@ pub struct Interface<'a> {
 }
 
 /// A pcapng of `frames`; each frame goes to the first interface of its link type.
-pub fn write_pcapng(frames: &[Frame], interfaces: &[Interface<'_>]) -> Result<Vec<u8>, CaptureError> {
+pub fn write_pcapng(
+    frames: &[Frame],
+    interfaces: &[Interface<'_>],
+) -> Result<Vec<u8>, CaptureError> {
     let mut w = PcapngWriter::new();
     let mut ids = Vec::with_capacity(interfaces.len());
     for i in interfaces {
-        ids.push((i.link_type, w.add_interface(i.link_type, i.resolution, i.name, SNAPLEN)?));
+        ids.push((
+            i.link_type,
+            w.add_interface(i.link_type, i.resolution, i.name, SNAPLEN)?,
+        ));
     }
     for f in frames {
         let id = ids
@@ -98,9 +107,14 @@ mod tests {
     use crate::UdpExchange;
 
     fn flow(start: u64, link: Link) -> Flow {
-        let ex = UdpExchange::new("10.0.0.1:1000".parse().unwrap(), "10.0.0.2:53".parse().unwrap(), Path::on(link), start)
-            .client_sends(vec![1])
-            .server_sends(vec![2]);
+        let ex = UdpExchange::new(
+            "10.0.0.1:1000".parse().unwrap(),
+            "10.0.0.2:53".parse().unwrap(),
+            Path::on(link),
+            start,
+        )
+        .client_sends(vec![1])
+        .server_sends(vec![2]);
         Flow::udp(&ex, AppInfo::opaque()).unwrap()
     }
 
@@ -112,7 +126,10 @@ mod tests {
         let jsonl = expected_jsonl(&flows).unwrap();
         assert_eq!(jsonl.lines().count(), 2);
         let pcap = write_pcap(&frames, LinkType::RAW, TsResolution::Micro, Endian::Little).unwrap();
-        assert_eq!(pcap.len(), 24 + 4 * 16 + frames.iter().map(|f| f.bytes.len()).sum::<usize>());
+        assert_eq!(
+            pcap.len(),
+            24 + 4 * 16 + frames.iter().map(|f| f.bytes.len()).sum::<usize>()
+        );
     }
 
     #[test]
@@ -122,7 +139,14 @@ mod tests {
             write_pcap(&frames, LinkType::RAW, TsResolution::Micro, Endian::Little),
             Err(CaptureError::LinkTypeMismatch(1))
         ));
-        let ifs = [Interface { link_type: LinkType::RAW, resolution: TsResolution::Nano, name: "raw" }];
-        assert!(matches!(write_pcapng(&frames, &ifs), Err(CaptureError::LinkTypeMismatch(1))));
+        let ifs = [Interface {
+            link_type: LinkType::RAW,
+            resolution: TsResolution::Nano,
+            name: "raw",
+        }];
+        assert!(matches!(
+            write_pcapng(&frames, &ifs),
+            Err(CaptureError::LinkTypeMismatch(1))
+        ));
     }
 }

@@ -9,7 +9,9 @@ use std::net::SocketAddr;
 
 use thiserror::Error;
 
-use crate::packets::{tcp_packet, udp_packet, Direction, Frame, PacketError, Path, TcpFlags, TcpSegment};
+use crate::packets::{
+    tcp_packet, udp_packet, Direction, Frame, PacketError, Path, TcpFlags, TcpSegment,
+};
 
 /// Errors of the conversation builders.
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -64,7 +66,9 @@ impl SegmentPlan {
         pieces.push((start, len - start));
         for i in 0..pieces.len() {
             if !self.order.contains(&i) {
-                return Err(ConversationError::BadPlan(format!("piece {i} is never sent")));
+                return Err(ConversationError::BadPlan(format!(
+                    "piece {i} is never sent"
+                )));
             }
         }
         if let Some(bad) = self.order.iter().find(|&&i| i >= pieces.len()) {
@@ -195,15 +199,33 @@ impl TcpConversation {
         let c2s = Direction::ClientToServer;
         let s2c = Direction::ServerToClient;
         // Three-way handshake.
-        b.emit(c2s, b.seq_c, TcpFlags { syn: true, ..TcpFlags::default() }, Some(mss), &[])?;
+        b.emit(
+            c2s,
+            b.seq_c,
+            TcpFlags {
+                syn: true,
+                ..TcpFlags::default()
+            },
+            Some(mss),
+            &[],
+        )?;
         b.seq_c = b.seq_c.wrapping_add(1);
-        let f = TcpFlags { syn: true, ack: Some(b.seq_c), ..TcpFlags::default() };
+        let f = TcpFlags {
+            syn: true,
+            ack: Some(b.seq_c),
+            ..TcpFlags::default()
+        };
         b.emit(s2c, b.seq_s, f, Some(mss), &[])?;
         b.seq_s = b.seq_s.wrapping_add(1);
         b.emit(c2s, b.seq_c, b.ack_flags(c2s), None, &[])?;
 
         let mut plan = self.first_client_plan.as_ref();
-        if plan.is_some() && !self.messages.iter().any(|(d, m)| *d == c2s && !m.is_empty()) {
+        if plan.is_some()
+            && !self
+                .messages
+                .iter()
+                .any(|(d, m)| *d == c2s && !m.is_empty())
+        {
             return Err(ConversationError::NothingToSplit);
         }
         for (dir, data) in &self.messages {
@@ -215,11 +237,17 @@ impl TcpConversation {
                 (Direction::ClientToServer, Some(p)) => {
                     plan = None;
                     let pieces = p.pieces(data.len())?;
-                    p.order.iter().filter_map(|&i| pieces.get(i).copied()).collect()
+                    p.order
+                        .iter()
+                        .filter_map(|&i| pieces.get(i).copied())
+                        .collect()
                 }
                 _ => {
                     let step = self.mss.max(1);
-                    (0..data.len()).step_by(step).map(|o| (o, step.min(data.len() - o))).collect()
+                    (0..data.len())
+                        .step_by(step)
+                        .map(|o| (o, step.min(data.len() - o)))
+                        .collect()
                 }
             };
             let last = pieces.len().saturating_sub(1);
@@ -237,10 +265,16 @@ impl TcpConversation {
         }
 
         if self.close {
-            let f = TcpFlags { fin: true, ..b.ack_flags(c2s) };
+            let f = TcpFlags {
+                fin: true,
+                ..b.ack_flags(c2s)
+            };
             b.emit(c2s, b.seq_c, f, None, &[])?;
             b.seq_c = b.seq_c.wrapping_add(1);
-            let f = TcpFlags { fin: true, ..b.ack_flags(s2c) };
+            let f = TcpFlags {
+                fin: true,
+                ..b.ack_flags(s2c)
+            };
             b.emit(s2c, b.seq_s, f, None, &[])?;
             b.seq_s = b.seq_s.wrapping_add(1);
             b.emit(c2s, b.seq_c, b.ack_flags(c2s), None, &[])?;
@@ -284,7 +318,10 @@ impl Builder<'_> {
 
     /// ACK flag acknowledging everything the other side sent so far.
     fn ack_flags(&self, dir: Direction) -> TcpFlags {
-        TcpFlags { ack: Some(self.seq(other(dir))), ..TcpFlags::default() }
+        TcpFlags {
+            ack: Some(self.seq(other(dir))),
+            ..TcpFlags::default()
+        }
     }
 
     fn emit(
@@ -304,7 +341,13 @@ impl Builder<'_> {
             Direction::ClientToServer => (self.conv.client, self.conv.server, CLIENT_TTL),
             Direction::ServerToClient => (self.conv.server, self.conv.client, SERVER_TTL),
         };
-        let seg = TcpSegment { seq, flags, window: WINDOW, mss, payload };
+        let seg = TcpSegment {
+            seq,
+            flags,
+            window: WINDOW,
+            mss,
+            payload,
+        };
         let ip = tcp_packet(src, dst, ttl, &seg)?;
         self.frames.push(Frame {
             ts_ns: self.now,
@@ -334,18 +377,26 @@ pub struct UdpExchange {
 impl UdpExchange {
     /// An exchange between `client` and `server` on `path`, starting at `start_ns`.
     pub fn new(client: SocketAddr, server: SocketAddr, path: Path, start_ns: u64) -> Self {
-        UdpExchange { client, server, path, timing: Timing::starting_at(start_ns), datagrams: Vec::new() }
+        UdpExchange {
+            client,
+            server,
+            path,
+            timing: Timing::starting_at(start_ns),
+            datagrams: Vec::new(),
+        }
     }
 
     /// Appends a datagram from the client.
     pub fn client_sends(mut self, data: impl Into<Vec<u8>>) -> Self {
-        self.datagrams.push((Direction::ClientToServer, data.into()));
+        self.datagrams
+            .push((Direction::ClientToServer, data.into()));
         self
     }
 
     /// Appends a datagram from the server.
     pub fn server_sends(mut self, data: impl Into<Vec<u8>>) -> Self {
-        self.datagrams.push((Direction::ServerToClient, data.into()));
+        self.datagrams
+            .push((Direction::ServerToClient, data.into()));
         self
     }
 
@@ -356,7 +407,11 @@ impl UdpExchange {
         let mut last: Option<Direction> = None;
         for (dir, data) in &self.datagrams {
             if let Some(prev) = last {
-                now += if prev == *dir { self.timing.gap_ns } else { self.timing.turn_ns };
+                now += if prev == *dir {
+                    self.timing.gap_ns
+                } else {
+                    self.timing.turn_ns
+                };
             }
             last = Some(*dir);
             let (src, dst, ttl) = match dir {
@@ -395,7 +450,9 @@ mod tests {
             .iter()
             .map(|f| {
                 let p = SlicedPacket::from_ip(&f.bytes).unwrap();
-                let Some(TransportSlice::Tcp(t)) = p.transport else { panic!("not tcp") };
+                let Some(TransportSlice::Tcp(t)) = p.transport else {
+                    panic!("not tcp")
+                };
                 Seg {
                     dir: f.dir,
                     seq: t.sequence_number(),
@@ -420,7 +477,11 @@ mod tests {
 
     #[test]
     fn handshake_data_and_close_have_consistent_numbers() {
-        let frames = conv().client_sends(b"abc".to_vec()).server_sends(b"hello".to_vec()).build().unwrap();
+        let frames = conv()
+            .client_sends(b"abc".to_vec())
+            .server_sends(b"hello".to_vec())
+            .build()
+            .unwrap();
         let s = segs(&frames);
         // SYN, SYN-ACK, ACK, data, ACK, data, ACK, FIN, FIN, ACK
         assert_eq!(s.len(), 10);
@@ -441,7 +502,11 @@ mod tests {
     fn split_plan_sends_pieces_out_of_order_with_a_retransmission() {
         let data: Vec<u8> = (0..30u8).collect();
         let plan = SegmentPlan::even(30, 3, vec![2, 0, 1, 2]);
-        let frames = conv().client_sends(data.clone()).split_first_client_message(plan).build().unwrap();
+        let frames = conv()
+            .client_sends(data.clone())
+            .split_first_client_message(plan)
+            .build()
+            .unwrap();
         let s = segs(&frames);
         let data_segs: Vec<&Seg> = s.iter().filter(|x| !x.payload.is_empty()).collect();
         assert_eq!(data_segs.len(), 4);
@@ -455,25 +520,45 @@ mod tests {
             joined.extend_from_slice(&x.payload);
         }
         assert_eq!(joined, data);
-        assert!(s.iter().any(|x| x.dir == Direction::ServerToClient && x.ack == Some(131)));
+        assert!(s
+            .iter()
+            .any(|x| x.dir == Direction::ServerToClient && x.ack == Some(131)));
     }
 
     #[test]
     fn bad_plans_are_refused() {
         let c = conv().client_sends(vec![0u8; 10]);
-        let missing = c.clone().split_first_client_message(SegmentPlan::at(vec![5], vec![0]));
-        assert!(matches!(missing.build(), Err(ConversationError::BadPlan(_))));
-        let outside = c.clone().split_first_client_message(SegmentPlan::at(vec![10], vec![0, 1]));
-        assert!(matches!(outside.build(), Err(ConversationError::BadPlan(_))));
+        let missing = c
+            .clone()
+            .split_first_client_message(SegmentPlan::at(vec![5], vec![0]));
+        assert!(matches!(
+            missing.build(),
+            Err(ConversationError::BadPlan(_))
+        ));
+        let outside = c
+            .clone()
+            .split_first_client_message(SegmentPlan::at(vec![10], vec![0, 1]));
+        assert!(matches!(
+            outside.build(),
+            Err(ConversationError::BadPlan(_))
+        ));
         let nothing = conv().split_first_client_message(SegmentPlan::at(vec![], vec![0]));
         assert_eq!(nothing.build(), Err(ConversationError::NothingToSplit));
     }
 
     #[test]
     fn large_messages_are_cut_by_mss() {
-        let frames = conv().server_sends(vec![7u8; 3000]).keep_open().build().unwrap();
+        let frames = conv()
+            .server_sends(vec![7u8; 3000])
+            .keep_open()
+            .build()
+            .unwrap();
         let s = segs(&frames);
-        let sizes: Vec<usize> = s.iter().filter(|x| !x.payload.is_empty()).map(|x| x.payload.len()).collect();
+        let sizes: Vec<usize> = s
+            .iter()
+            .filter(|x| !x.payload.is_empty())
+            .map(|x| x.payload.len())
+            .collect();
         assert_eq!(sizes, vec![1400, 1400, 200]);
         assert!(!s.iter().any(|x| x.fin));
     }
@@ -494,7 +579,9 @@ mod tests {
         assert_eq!(f[1].dir, Direction::ServerToClient);
         assert_eq!(f[1].ts_ns, 15_000_000);
         let p = SlicedPacket::from_ethernet(&f[1].bytes).unwrap();
-        let Some(TransportSlice::Udp(u)) = p.transport else { panic!("not udp") };
+        let Some(TransportSlice::Udp(u)) = p.transport else {
+            panic!("not udp")
+        };
         assert_eq!(u.source_port(), 53);
         assert_eq!(u.payload(), b"r");
     }

@@ -62,7 +62,10 @@ impl Writer {
         for v in [id, flags, qd, an, 0, 0] {
             buf.extend_from_slice(&v.to_be_bytes());
         }
-        Writer { buf, names: Vec::new() }
+        Writer {
+            buf,
+            names: Vec::new(),
+        }
     }
 
     fn u16(&mut self, v: u16) {
@@ -72,7 +75,11 @@ impl Writer {
     /// Writes `name`, ending with a pointer to the longest suffix already written.
     fn name(&mut self, name: &str) -> Result<(), DnsError> {
         let name = name.trim_end_matches('.');
-        let labels: Vec<&str> = if name.is_empty() { Vec::new() } else { name.split('.').collect() };
+        let labels: Vec<&str> = if name.is_empty() {
+            Vec::new()
+        } else {
+            name.split('.').collect()
+        };
         let wire_len: usize = labels.iter().map(|l| l.len() + 1).sum::<usize>() + 1;
         if wire_len > MAX_NAME {
             return Err(DnsError::NameTooLong(name.to_owned()));
@@ -115,7 +122,13 @@ pub fn query(id: u16, name: &str, qtype: u16) -> Result<Vec<u8>, DnsError> {
 /// The response to `query(id, name, qtype)` with `answers` in order, each with `ttl`.
 /// The first answer is owned by the question name (a pointer to offset 12); after a CNAME,
 /// answers are owned by its target (a pointer into the CNAME's data).
-pub fn response(id: u16, name: &str, qtype: u16, answers: &[Answer], ttl: u32) -> Result<Vec<u8>, DnsError> {
+pub fn response(
+    id: u16,
+    name: &str,
+    qtype: u16,
+    answers: &[Answer],
+    ttl: u32,
+) -> Result<Vec<u8>, DnsError> {
     let an = u16::try_from(answers.len()).map_err(|_| DnsError::TooLong(answers.len()))?;
     let mut w = Writer::header(id, FLAGS_RESPONSE_RD_RA, 1, an);
     w.question(name, qtype)?;
@@ -173,7 +186,10 @@ mod tests {
             7,
             "www.example.com",
             rtype::A,
-            &[Answer::Cname("edge.example.com".into()), Answer::A(Ipv4Addr::new(192, 0, 2, 7))],
+            &[
+                Answer::Cname("edge.example.com".into()),
+                Answer::A(Ipv4Addr::new(192, 0, 2, 7)),
+            ],
             300,
         )
         .unwrap();
@@ -196,11 +212,20 @@ mod tests {
 
     #[test]
     fn bad_names_are_refused() {
-        assert!(matches!(query(1, "a..b", rtype::A), Err(DnsError::BadLabel(_))));
+        assert!(matches!(
+            query(1, "a..b", rtype::A),
+            Err(DnsError::BadLabel(_))
+        ));
         let long = "x".repeat(64);
-        assert!(matches!(query(1, &long, rtype::A), Err(DnsError::BadLabel(_))));
+        assert!(matches!(
+            query(1, &long, rtype::A),
+            Err(DnsError::BadLabel(_))
+        ));
         let many = vec!["abcdefghij"; 30].join(".");
-        assert!(matches!(query(1, &many, rtype::A), Err(DnsError::NameTooLong(_))));
+        assert!(matches!(
+            query(1, &many, rtype::A),
+            Err(DnsError::NameTooLong(_))
+        ));
     }
 
     #[test]

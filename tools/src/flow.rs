@@ -141,16 +141,44 @@ pub struct Flow {
 impl Flow {
     /// Builds a TCP flow.
     pub fn tcp(conv: &TcpConversation, app: AppInfo) -> Result<Flow, ConversationError> {
-        Ok(Flow::from_parts(L4::Tcp, conv.client, conv.server, &conv.path, app, conv.build()?))
+        Ok(Flow::from_parts(
+            L4::Tcp,
+            conv.client,
+            conv.server,
+            &conv.path,
+            app,
+            conv.build()?,
+        ))
     }
 
     /// Builds a UDP flow.
     pub fn udp(exchange: &UdpExchange, app: AppInfo) -> Result<Flow, ConversationError> {
-        Ok(Flow::from_parts(L4::Udp, exchange.client, exchange.server, &exchange.path, app, exchange.build()?))
+        Ok(Flow::from_parts(
+            L4::Udp,
+            exchange.client,
+            exchange.server,
+            &exchange.path,
+            app,
+            exchange.build()?,
+        ))
     }
 
-    fn from_parts(l4: L4, client: SocketAddr, server: SocketAddr, path: &Path, app: AppInfo, frames: Vec<Frame>) -> Flow {
-        Flow { l4, client, server, teid: path.gtpu.map(|t| t.teid), app, frames }
+    fn from_parts(
+        l4: L4,
+        client: SocketAddr,
+        server: SocketAddr,
+        path: &Path,
+        app: AppInfo,
+        frames: Vec<Frame>,
+    ) -> Flow {
+        Flow {
+            l4,
+            client,
+            server,
+            teid: path.gtpu.map(|t| t.teid),
+            app,
+            frames,
+        }
     }
 
     /// Timestamp of the first frame (0 for an empty flow).
@@ -234,14 +262,29 @@ mod tests {
     fn expected_record_counts_frames_and_serializes_in_order() {
         let path = Path::tunneled(
             Link::ethernet(),
-            Gtpu { teid: 42, access: "192.0.2.1".parse().unwrap(), core: "192.0.2.2".parse().unwrap() },
+            Gtpu {
+                teid: 42,
+                access: "192.0.2.1".parse().unwrap(),
+                core: "192.0.2.2".parse().unwrap(),
+            },
         );
-        let conv = TcpConversation::new("[2001:db8::1]:40000".parse().unwrap(), "[2001:db8::2]:80".parse().unwrap(), path, 0)
-            .client_sends(b"GET / HTTP/1.1\r\nHost: a.example:8080\r\n\r\n".to_vec());
+        let conv = TcpConversation::new(
+            "[2001:db8::1]:40000".parse().unwrap(),
+            "[2001:db8::2]:80".parse().unwrap(),
+            path,
+            0,
+        )
+        .client_sends(b"GET / HTTP/1.1\r\nHost: a.example:8080\r\n\r\n".to_vec());
         let flow = Flow::tcp(&conv, AppInfo::http("a.example:8080")).unwrap();
         let e = flow.expected();
         assert_eq!(e.packets.c2s + e.packets.s2c, flow.frames.len() as u64);
-        assert_eq!(e.bytes.c2s + e.bytes.s2c, flow.frames.iter().map(|f| f.bytes.len() as u64).sum::<u64>());
+        assert_eq!(
+            e.bytes.c2s + e.bytes.s2c,
+            flow.frames
+                .iter()
+                .map(|f| f.bytes.len() as u64)
+                .sum::<u64>()
+        );
         let line = serde_json::to_string(&e).unwrap();
         assert!(line.starts_with(
             r#"{"l4":"tcp","client":"[2001:db8::1]:40000","server":"[2001:db8::2]:80","proto":"http","name":"a.example","name_source":"host","alpn":[],"packets":{"c2s":"#

@@ -34,7 +34,10 @@ pub fn ok_response(rng: &mut Rng, body_len: usize) -> Vec<u8> {
 pub fn host_value_range(request: &[u8]) -> Option<Range<usize>> {
     const NAME: &[u8] = b"\r\nHost: ";
     let start = request.windows(NAME.len()).position(|w| w == NAME)? + NAME.len();
-    let len = request.get(start..)?.windows(2).position(|w| w == b"\r\n")?;
+    let len = request
+        .get(start..)?
+        .windows(2)
+        .position(|w| w == b"\r\n")?;
     Some(start..start + len)
 }
 

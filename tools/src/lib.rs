@@ -9,11 +9,13 @@
 pub mod capture;
 pub mod conversation;
 pub mod dns;
+pub mod fixtures;
 pub mod flow;
 pub mod http;
 pub mod packets;
 pub mod pcap_writer;
 pub mod quic;
+pub mod recipes;
 pub mod rng;
 pub mod tls;
 

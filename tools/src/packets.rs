@@ -443,11 +443,15 @@ mod tests {
     #[test]
     fn vlan_and_sll_link_headers() {
         let ip = udp_packet(sa("[2001:db8::1]:1"), sa("[2001:db8::2]:2"), 64, b"x").unwrap();
-        let f = Link::ethernet_vlan(100).frame_ip(Direction::ClientToServer, &ip).unwrap();
+        let f = Link::ethernet_vlan(100)
+            .frame_ip(Direction::ClientToServer, &ip)
+            .unwrap();
         assert_eq!(&f[12..14], &[0x81, 0x00]);
         assert_eq!(u16::from_be_bytes([f[14], f[15]]) & 0x0fff, 100);
         assert_eq!(&f[16..18], &[0x86, 0xdd]);
-        let f = Link::linux_sll().frame_ip(Direction::ServerToClient, &ip).unwrap();
+        let f = Link::linux_sll()
+            .frame_ip(Direction::ServerToClient, &ip)
+            .unwrap();
         assert_eq!(&f[0..2], &[0, 0]); // to us
         assert_eq!(&f[14..16], &[0x86, 0xdd]);
         assert_eq!(&f[16..], &ip[..]);

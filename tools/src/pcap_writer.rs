@@ -39,7 +39,7 @@ impl TsResolution {
     }
 
     /// Converts nanoseconds since the epoch to this resolution's units.
-    fn from_ns(self, ts_ns: u64) -> u64 {
+    fn units_of(self, ts_ns: u64) -> u64 {
         match self {
             TsResolution::Micro => ts_ns / 1_000,
             TsResolution::Nano => ts_ns,
@@ -107,7 +107,12 @@ pub struct PcapWriter {
 
 impl PcapWriter {
     /// Starts a file with its 24-byte header.
-    pub fn new(link_type: LinkType, resolution: TsResolution, endian: Endian, snaplen: u32) -> Self {
+    pub fn new(
+        link_type: LinkType,
+        resolution: TsResolution,
+        endian: Endian,
+        snaplen: u32,
+    ) -> Self {
         let mut w = PcapWriter {
             buf: Vec::with_capacity(4096),
             resolution,
@@ -150,9 +155,10 @@ impl PcapWriter {
                 orig_len,
             });
         }
-        let units = self.resolution.from_ns(ts_ns);
+        let units = self.resolution.units_of(ts_ns);
         let per = self.resolution.units_per_second();
-        let secs = u32::try_from(units / per).map_err(|_| WriteError::TimestampOutOfRange(ts_ns))?;
+        let secs =
+            u32::try_from(units / per).map_err(|_| WriteError::TimestampOutOfRange(ts_ns))?;
         let frac = (units % per) as u32; // < 10^9, fits
         self.put_u32(secs);
         self.put_u32(frac);
@@ -264,13 +270,18 @@ impl PcapngWriter {
     }
 
     /// Appends an Enhanced Packet Block with the whole frame on interface `interface`.
-    pub fn write_packet(&mut self, interface: u32, ts_ns: u64, frame: &[u8]) -> Result<(), WriteError> {
+    pub fn write_packet(
+        &mut self,
+        interface: u32,
+        ts_ns: u64,
+        frame: &[u8],
+    ) -> Result<(), WriteError> {
         let resolution = *self
             .interfaces
             .get(interface as usize)
             .ok_or(WriteError::UnknownInterface(interface))?;
         let len = u32::try_from(frame.len()).map_err(|_| WriteError::FrameTooLong(frame.len()))?;
-        let ts = resolution.from_ns(ts_ns);
+        let ts = resolution.units_of(ts_ns);
         let mut body = Vec::with_capacity(20 + frame.len() + 3);
         body.extend_from_slice(&interface.to_le_bytes());
         body.extend_from_slice(&((ts >> 32) as u32).to_le_bytes());
@@ -314,9 +325,7 @@ fn put_option(body: &mut Vec<u8>, code: u16, value: &[u8]) -> Result<(), WriteEr
 }
 
 fn pad4(v: &mut Vec<u8>) {
-    while v.len() % 4 != 0 {
-        v.push(0);
-    }
+    v.resize(v.len().next_multiple_of(4), 0);
 }
 
 #[cfg(test)]
@@ -335,8 +344,14 @@ mod tests {
 
     #[test]
     fn pcap_micro_little_endian_header_and_record() {
-        let mut w = PcapWriter::new(LinkType::ETHERNET, TsResolution::Micro, Endian::Little, 65535);
-        w.write_packet(1_700_000_000_123_456_789, &[1, 2, 3]).unwrap();
+        let mut w = PcapWriter::new(
+            LinkType::ETHERNET,
+            TsResolution::Micro,
+            Endian::Little,
+            65535,
+        );
+        w.write_packet(1_700_000_000_123_456_789, &[1, 2, 3])
+            .unwrap();
         let b = w.into_bytes();
         assert_eq!(&b[0..4], &[0xd4, 0xc3, 0xb2, 0xa1]);
         assert_eq!(le16(&b, 4), 2);
@@ -354,7 +369,8 @@ mod tests {
     fn pcap_nano_big_endian_header_and_record() {
         let mut w = PcapWriter::new(LinkType::RAW, TsResolution::Nano, Endian::Big, 262144);
         w.write_packet(1_700_000_000_123_456_789, &[9; 5]).unwrap();
-        w.write_packet_with_orig_len(1_700_000_001_000_000_000, &[7; 2], 60).unwrap();
+        w.write_packet_with_orig_len(1_700_000_001_000_000_000, &[7; 2], 60)
+            .unwrap();
         assert_eq!(w.records(), 2);
         let b = w.into_bytes();
         assert_eq!(&b[0..4], &[0xa1, 0xb2, 0x3c, 0x4d]);
@@ -374,18 +390,28 @@ mod tests {
         let mut w = PcapWriter::new(LinkType::RAW, TsResolution::Micro, Endian::Little, 100);
         assert_eq!(
             w.write_packet_with_orig_len(0, &[0; 10], 5),
-            Err(WriteError::OrigLenTooSmall { captured: 10, orig_len: 5 })
+            Err(WriteError::OrigLenTooSmall {
+                captured: 10,
+                orig_len: 5
+            })
         );
     }
 
     #[test]
     fn pcapng_blocks_are_aligned_and_carry_tsresol() {
         let mut w = PcapngWriter::new();
-        let eth = w.add_interface(LinkType::ETHERNET, TsResolution::Micro, "eth0", 65535).unwrap();
-        let raw = w.add_interface(LinkType::RAW, TsResolution::Nano, "raw0", 65535).unwrap();
+        let eth = w
+            .add_interface(LinkType::ETHERNET, TsResolution::Micro, "eth0", 65535)
+            .unwrap();
+        let raw = w
+            .add_interface(LinkType::RAW, TsResolution::Nano, "raw0", 65535)
+            .unwrap();
         assert_eq!((eth, raw), (0, 1));
         w.write_packet(raw, 1_000_000_001, &[0x45, 0, 0]).unwrap();
-        assert_eq!(w.write_packet(5, 0, &[]), Err(WriteError::UnknownInterface(5)));
+        assert_eq!(
+            w.write_packet(5, 0, &[]),
+            Err(WriteError::UnknownInterface(5))
+        );
         let b = w.into_bytes();
         // SHB
         assert_eq!(le32(&b, 0), 0x0a0d0d0a);

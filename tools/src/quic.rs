@@ -111,7 +111,11 @@ pub fn initial_secrets(dcid: &[u8], side: Side) -> Result<InitialSecrets, QuicEr
     let mut secret = [0u8; 32];
     expand_label(&initial, label, &mut secret)?;
     let prk = Prk::new_less_safe(hkdf::HKDF_SHA256, &secret);
-    let mut s = InitialSecrets { key: [0; 16], iv: [0; 12], hp: [0; 16] };
+    let mut s = InitialSecrets {
+        key: [0; 16],
+        iv: [0; 12],
+        hp: [0; 16],
+    };
     expand_label(&prk, b"quic key", &mut s.key)?;
     expand_label(&prk, b"quic iv", &mut s.iv)?;
     expand_label(&prk, b"quic hp", &mut s.hp)?;
@@ -129,9 +133,15 @@ impl InitialKeys {
     /// Keys of `side` for the connection whose client chose `dcid`.
     pub fn new(dcid: &[u8], side: Side) -> Result<Self, QuicError> {
         let s = initial_secrets(dcid, side)?;
-        let key = UnboundKey::new(&aead::AES_128_GCM, &s.key).map_err(|_| QuicError::Crypto("AEAD key"))?;
-        let hp = HeaderProtectionKey::new(&aead::quic::AES_128, &s.hp).map_err(|_| QuicError::Crypto("HP key"))?;
-        Ok(InitialKeys { key: LessSafeKey::new(key), iv: s.iv, hp })
+        let key = UnboundKey::new(&aead::AES_128_GCM, &s.key)
+            .map_err(|_| QuicError::Crypto("AEAD key"))?;
+        let hp = HeaderProtectionKey::new(&aead::quic::AES_128, &s.hp)
+            .map_err(|_| QuicError::Crypto("HP key"))?;
+        Ok(InitialKeys {
+            key: LessSafeKey::new(key),
+            iv: s.iv,
+            hp,
+        })
     }
 }
 
@@ -219,7 +229,11 @@ pub fn seal_initial(keys: &InitialKeys, p: &InitialPacket<'_>) -> Result<Vec<u8>
     }
     let tag = keys
         .key
-        .seal_in_place_separate_tag(Nonce::assume_unique_for_key(nonce), Aad::from(&pkt[..]), &mut payload)
+        .seal_in_place_separate_tag(
+            Nonce::assume_unique_for_key(nonce),
+            Aad::from(&pkt[..]),
+            &mut payload,
+        )
         .map_err(|_| QuicError::Crypto("AEAD seal"))?;
     pkt.extend_from_slice(&payload);
     pkt.extend_from_slice(tag.as_ref());
@@ -228,9 +242,15 @@ pub fn seal_initial(keys: &InitialKeys, p: &InitialPacket<'_>) -> Result<Vec<u8>
     let sample = pkt
         .get(sample_at..sample_at + field::SAMPLE_LEN)
         .ok_or(QuicError::Crypto("sample out of packet"))?;
-    let mask = keys.hp.new_mask(sample).map_err(|_| QuicError::Crypto("HP mask"))?;
+    let mask = keys
+        .hp
+        .new_mask(sample)
+        .map_err(|_| QuicError::Crypto("HP mask"))?;
     pkt[0] ^= mask[0] & 0x0f;
-    for (b, m) in pkt[pn_offset..pn_offset + field::PN_LEN].iter_mut().zip(&mask[1..]) {
+    for (b, m) in pkt[pn_offset..pn_offset + field::PN_LEN]
+        .iter_mut()
+        .zip(&mask[1..])
+    {
         *b ^= m;
     }
     Ok(pkt)
@@ -285,7 +305,15 @@ pub struct ClientInitials {
 impl ClientInitials {
     /// A flight for `crypto`, in order, one packet unless it does not fit.
     pub fn new(dcid: Vec<u8>, scid: Vec<u8>, crypto: Vec<u8>) -> Self {
-        ClientInitials { dcid, scid, crypto, cuts: Vec::new(), reverse: false, first_pn: 0, datagram_len: MIN_INITIAL_DATAGRAM }
+        ClientInitials {
+            dcid,
+            scid,
+            crypto,
+            cuts: Vec::new(),
+            reverse: false,
+            first_pn: 0,
+            datagram_len: MIN_INITIAL_DATAGRAM,
+        }
     }
 
     /// Cuts the CRYPTO data at `offset` into two packets and sends them in reverse order.
@@ -302,7 +330,9 @@ impl ClientInitials {
         // 2-byte length varints at most.
         let room = self
             .datagram_len
-            .saturating_sub(initial_header_len(&self.dcid, &self.scid, &[]) + field::TAG_LEN + 1 + 4 + 2)
+            .saturating_sub(
+                initial_header_len(&self.dcid, &self.scid, &[]) + field::TAG_LEN + 1 + 4 + 2,
+            )
             .max(1);
         let mut bounds = Vec::new();
         let mut start = 0usize;
@@ -325,7 +355,14 @@ impl ClientInitials {
             let pn = self.first_pn.wrapping_add(i as u32);
             out.push(seal_initial(
                 &keys,
-                &InitialPacket { dcid: &self.dcid, scid: &self.scid, token: &[], pn, frames: &frames, datagram_len: self.datagram_len },
+                &InitialPacket {
+                    dcid: &self.dcid,
+                    scid: &self.scid,
+                    token: &[],
+                    pn,
+                    frames: &frames,
+                    datagram_len: self.datagram_len,
+                },
             )?);
         }
         if self.reverse {
@@ -349,7 +386,14 @@ pub fn server_initial(
     frames.extend_from_slice(&crypto_frame(0, server_hello));
     seal_initial(
         &keys,
-        &InitialPacket { dcid: client_scid, scid: server_scid, token: &[], pn: 0, frames: &frames, datagram_len: MIN_INITIAL_DATAGRAM },
+        &InitialPacket {
+            dcid: client_scid,
+            scid: server_scid,
+            token: &[],
+            pn: 0,
+            frames: &frames,
+            datagram_len: MIN_INITIAL_DATAGRAM,
+        },
     )
 }
 
@@ -369,7 +413,10 @@ mod tests {
 
     fn hex(s: &str) -> Vec<u8> {
         let s: String = s.chars().filter(|c| c.is_ascii_hexdigit()).collect();
-        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
     }
 
     const RFC9001_DCID: &str = "8394c8f03e515708";
@@ -388,15 +435,26 @@ mod tests {
 
     #[test]
     fn sealed_client_initial_matches_rfc9001_appendix_a2() {
-        let frames = hex(include_str!("../tests/data/rfc9001-a2-client-initial-crypto-frame.hex"));
-        let expected = hex(include_str!("../tests/data/rfc9001-a2-client-initial-protected.hex"));
+        let frames = hex(include_str!(
+            "../tests/data/rfc9001-a2-client-initial-crypto-frame.hex"
+        ));
+        let expected = hex(include_str!(
+            "../tests/data/rfc9001-a2-client-initial-protected.hex"
+        ));
         assert_eq!(frames.len(), 245);
         assert_eq!(expected.len(), 1200);
         let keys = InitialKeys::new(&hex(RFC9001_DCID), Side::Client).unwrap();
         let dcid = hex(RFC9001_DCID);
         let pkt = seal_initial(
             &keys,
-            &InitialPacket { dcid: &dcid, scid: &[], token: &[], pn: 2, frames: &frames, datagram_len: 1200 },
+            &InitialPacket {
+                dcid: &dcid,
+                scid: &[],
+                token: &[],
+                pn: 2,
+                frames: &frames,
+                datagram_len: 1200,
+            },
         )
         .unwrap();
         assert_eq!(pkt.len(), expected.len());
@@ -424,17 +482,79 @@ mod tests {
         assert_eq!(d.len(), 2);
         assert!(d.iter().all(|p| p.len() == 1200 && p[0] & 0xf0 == 0xc0));
         // A flight too long for one packet is cut even without an explicit split.
-        let big = ClientInitials::new(vec![1; 8], vec![], vec![0; 1800]).datagrams().unwrap();
+        let big = ClientInitials::new(vec![1; 8], vec![], vec![0; 1800])
+            .datagrams()
+            .unwrap();
         assert_eq!(big.len(), 2);
         let bad = ClientInitials::new(vec![1; 8], vec![], vec![0; 10]).split_reversed(10);
         assert_eq!(bad.datagrams(), Err(QuicError::BadSplit(10)));
+    }
+
+    /// Removes header protection and decrypts a client Initial made here; returns
+    /// (packet number, plaintext).
+    fn open_client_initial(dcid: &[u8], mut pkt: Vec<u8>) -> (u32, Vec<u8>) {
+        let s = initial_secrets(dcid, Side::Client).unwrap();
+        let hp = HeaderProtectionKey::new(&aead::quic::AES_128, &s.hp).unwrap();
+        let dcid_len = usize::from(pkt[5]);
+        let scid_len = usize::from(pkt[6 + dcid_len]);
+        let pn_offset = 6 + dcid_len + 1 + scid_len + 1 + 2; // empty token, 2-byte length
+        let mask = hp.new_mask(&pkt[pn_offset + 4..pn_offset + 20]).unwrap();
+        pkt[0] ^= mask[0] & 0x0f;
+        assert_eq!(pkt[0], 0xc3);
+        for i in 0..4 {
+            pkt[pn_offset + i] ^= mask[1 + i];
+        }
+        let pn = u32::from_be_bytes(pkt[pn_offset..pn_offset + 4].try_into().unwrap());
+        let key = LessSafeKey::new(UnboundKey::new(&aead::AES_128_GCM, &s.key).unwrap());
+        let mut nonce = s.iv;
+        for (n, b) in nonce.iter_mut().rev().zip(u64::from(pn).to_le_bytes()) {
+            *n ^= b;
+        }
+        let (header, body) = pkt.split_at_mut(pn_offset + 4);
+        let plain = key
+            .open_in_place(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(&header[..]),
+                body,
+            )
+            .unwrap();
+        (pn, plain.to_vec())
+    }
+
+    #[test]
+    fn reversed_split_initials_open_to_the_crypto_stream_in_pieces() {
+        let crypto: Vec<u8> = (0..700u32).map(|i| (i * 7) as u8).collect();
+        let dcid = vec![0x11; 8];
+        let flight =
+            ClientInitials::new(dcid.clone(), vec![0x22; 8], crypto.clone()).split_reversed(300);
+        let d = flight.datagrams().unwrap();
+        let (pn_a, a) = open_client_initial(&dcid, d[0].clone());
+        let (pn_b, b) = open_client_initial(&dcid, d[1].clone());
+        // Sent second piece first.
+        assert_eq!((pn_a, pn_b), (1, 0));
+        // CRYPTO frame: type, offset varint, length varint (2 bytes), data.
+        assert_eq!(&b[..4], &[0x06, 0x00, 0x41, 0x2c]); // offset 0, length 300
+        assert_eq!(&b[4..304], &crypto[..300]);
+        assert_eq!(&a[..5], &[0x06, 0x41, 0x2c, 0x41, 0x90]); // offset 300, length 400
+        assert_eq!(&a[5..405], &crypto[300..]);
+        assert!(a[405..].iter().all(|&x| x == 0));
     }
 
     #[test]
     fn long_connection_ids_are_refused() {
         let keys = InitialKeys::new(&[0; 8], Side::Client).unwrap();
         let cid = [0u8; 21];
-        let r = seal_initial(&keys, &InitialPacket { dcid: &cid, scid: &[], token: &[], pn: 0, frames: &[0], datagram_len: 0 });
+        let r = seal_initial(
+            &keys,
+            &InitialPacket {
+                dcid: &cid,
+                scid: &[],
+                token: &[],
+                pn: 0,
+                frames: &[0],
+                datagram_len: 0,
+            },
+        );
         assert!(matches!(r, Err(QuicError::CidTooLong(21))));
     }
 }

@@ -71,7 +71,9 @@ const TLS13_SUITES: [u16; 3] = [0x1301, 0x1302, 0x1303];
 const TLS12_SUITES: [u16; 12] = [
     0xc02b, 0xc02f, 0xc02c, 0xc030, 0xcca9, 0xcca8, 0xc013, 0xc014, 0x009c, 0x009d, 0x002f, 0x0035,
 ];
-const SIGNATURE_ALGORITHMS: [u16; 8] = [0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501, 0x0806, 0x0601];
+const SIGNATURE_ALGORITHMS: [u16; 8] = [
+    0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501, 0x0806, 0x0601,
+];
 
 /// A ClientHello to build. Fields are public so a synthesizer can vary any of them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -263,7 +265,12 @@ impl ClientHello {
     /// The hello in `n_records` handshake records of nearly equal size (at least one, and
     /// as many more as the 16 KB record limit needs).
     pub fn to_records(&self, n_records: usize) -> Vec<u8> {
-        records(content_type::HANDSHAKE, RECORD_VERSION_HELLO, &self.handshake_message(), n_records)
+        records(
+            content_type::HANDSHAKE,
+            RECORD_VERSION_HELLO,
+            &self.handshake_message(),
+            n_records,
+        )
     }
 }
 
@@ -311,8 +318,20 @@ pub fn server_hello_message(rng: &mut Rng, hello: &ClientHello) -> Vec<u8> {
 /// application_data records of the given lengths holding random bytes (encrypted extensions,
 /// certificate, finished...).
 pub fn server_flight(rng: &mut Rng, hello: &ClientHello, app_data_lens: &[usize]) -> Vec<u8> {
-    let mut out = records(content_type::HANDSHAKE, TLS12, &server_hello_message(rng, hello), 1);
-    out.extend_from_slice(&[content_type::CHANGE_CIPHER_SPEC, 0x03, 0x03, 0x00, 0x01, 0x01]);
+    let mut out = records(
+        content_type::HANDSHAKE,
+        TLS12,
+        &server_hello_message(rng, hello),
+        1,
+    );
+    out.extend_from_slice(&[
+        content_type::CHANGE_CIPHER_SPEC,
+        0x03,
+        0x03,
+        0x00,
+        0x01,
+        0x01,
+    ]);
     out.extend_from_slice(&application_data(rng, app_data_lens));
     out
 }
@@ -321,14 +340,26 @@ pub fn server_flight(rng: &mut Rng, hello: &ClientHello, app_data_lens: &[usize]
 pub fn application_data(rng: &mut Rng, lens: &[usize]) -> Vec<u8> {
     let mut out = Vec::new();
     for &len in lens {
-        out.extend_from_slice(&records(content_type::APPLICATION_DATA, TLS12, &rng.bytes(len), 1));
+        out.extend_from_slice(&records(
+            content_type::APPLICATION_DATA,
+            TLS12,
+            &rng.bytes(len),
+            1,
+        ));
     }
     out
 }
 
 /// The client's second flight: ChangeCipherSpec and an application_data record (Finished).
 pub fn client_finished(rng: &mut Rng) -> Vec<u8> {
-    let mut out = vec![content_type::CHANGE_CIPHER_SPEC, 0x03, 0x03, 0x00, 0x01, 0x01];
+    let mut out = vec![
+        content_type::CHANGE_CIPHER_SPEC,
+        0x03,
+        0x03,
+        0x00,
+        0x01,
+        0x01,
+    ];
     out.extend_from_slice(&application_data(rng, &[53]));
     out
 }
@@ -398,7 +429,9 @@ mod tests {
         assert_eq!(&sni.1[5..], b"www.example.com");
         let alpn = exts.iter().find(|(t, _)| *t == ext::ALPN).unwrap();
         assert_eq!(alpn.1, b"\x00\x0c\x02h2\x08http/1.1");
-        assert!(exts.iter().any(|(t, b)| *t == ext::SUPPORTED_VERSIONS && b.windows(2).any(|w| w == [3, 4])));
+        assert!(exts
+            .iter()
+            .any(|(t, b)| *t == ext::SUPPORTED_VERSIONS && b.windows(2).any(|w| w == [3, 4])));
         assert_eq!(exts.first().unwrap().0 & 0x0f0f, 0x0a0a);
         assert_eq!(exts.last().unwrap().0 & 0x0f0f, 0x0a0a);
     }
@@ -431,9 +464,13 @@ mod tests {
     #[test]
     fn hello_without_sni_has_no_server_name_extension() {
         let mut rng = Rng::new(3);
-        let h = ClientHello::browser(&mut rng, None).with_alpn(&[]).with_grease(false);
+        let h = ClientHello::browser(&mut rng, None)
+            .with_alpn(&[])
+            .with_grease(false);
         let exts = extensions(&h.handshake_message());
-        assert!(!exts.iter().any(|(t, _)| *t == ext::SERVER_NAME || *t == ext::ALPN));
+        assert!(!exts
+            .iter()
+            .any(|(t, _)| *t == ext::SERVER_NAME || *t == ext::ALPN));
     }
 
     #[test]
