@@ -27,7 +27,10 @@ type FlowKey = (String, String, String); // l4, lower endpoint, higher endpoint
 
 fn key(l4: &str, a: &str, b: &str) -> FlowKey {
     // One spelling per address: nDPI writes `a:b::1` where Rust (RFC 5952) writes `a:b:0:1`.
-    let canon = |s: &str| s.parse::<SocketAddr>().map_or_else(|_| s.to_owned(), |a| a.to_string());
+    let canon = |s: &str| {
+        s.parse::<SocketAddr>()
+            .map_or_else(|_| s.to_owned(), |a| a.to_string())
+    };
     let (a, b) = (canon(a), canon(b));
     let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
     (l4.to_owned(), lo, hi)

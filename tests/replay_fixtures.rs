@@ -55,7 +55,11 @@ fn captures() -> Vec<(PathBuf, PathBuf)> {
             let p = e.expect("dir entry").path();
             let name = p.file_name()?.to_str()?.to_owned();
             let stem = name.strip_suffix(".expected.jsonl")?;
-            Some((p.with_file_name(stem), p))
+            let capture = ["pcap", "pcapng"]
+                .iter()
+                .map(|ext| p.with_file_name(format!("{stem}.{ext}")))
+                .find(|c| c.exists())?;
+            Some((capture, p))
         })
         .collect();
     v.sort();
@@ -92,7 +96,7 @@ fn every_fixture_replays_to_its_expected_flows_with_one_and_two_workers() {
 fn damaged_capture_is_counted_with_a_warning_and_exit_zero() {
     let capture = fixtures().join("damaged.pcap");
     let skips: Value = serde_json::from_str(
-        &std::fs::read_to_string(fixtures().join("damaged.pcap.expected-skips.json"))
+        &std::fs::read_to_string(fixtures().join("damaged.expected-skips.json"))
             .expect("expected skips"),
     )
     .expect("JSON");
