@@ -115,10 +115,15 @@ mod snap {
 }
 
 fn llc_snap(data: &[u8]) -> Result<(u16, &[u8]), DecodeError> {
-    let ty = be16(data, snap::TYPE, "llc")?;
-    if data.get(..3) != Some(&snap::PREFIX[..]) {
-        return Err(DecodeError::NotIp);
+    if !data.starts_with(&snap::PREFIX) {
+        // Another LLC protocol (STP, NetBIOS, ...), or a SNAP header cut short.
+        return Err(if snap::PREFIX.starts_with(data) {
+            DecodeError::Truncated("llc")
+        } else {
+            DecodeError::NotIp
+        });
     }
+    let ty = be16(data, snap::TYPE, "llc")?;
     Ok((ty, skip(data, snap::LEN, "llc")?))
 }
 
@@ -392,6 +397,14 @@ mod tests {
         assert_eq!(ethernet(&eth(0x0030, &rest)), Ok((Net::V4, &IP4[..])));
         let stp = [0x42, 0x42, 0x03, 0, 0, 0, 0, 0];
         assert_eq!(ethernet(&eth(0x0030, &stp)), Err(DecodeError::NotIp));
+        assert_eq!(
+            ethernet(&eth(0x0006, &[0, 1, 0xaf])),
+            Err(DecodeError::NotIp)
+        );
+        assert_eq!(
+            ethernet(&eth(0x0006, &[0xaa, 0xaa])),
+            Err(DecodeError::Truncated("llc"))
+        );
     }
 
     #[test]

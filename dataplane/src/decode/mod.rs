@@ -6,6 +6,13 @@
 //! (UDP 4789), CAPWAP data (UDP 5247), IP-in-IP (4in4, 4in6, 6in4, 6in6) and Teredo (UDP 3544).
 //! etherparse does the header work. The result is always the innermost flow.
 //!
+//! Also: MPLS label stacks and PPPoE sessions under Ethernet, 802.11 data frames inside CAPWAP.
+//! Fragments are reassembled in a bounded table ([`MAX_PENDING_DATAGRAMS`] datagrams of at most
+//! [`MAX_DATAGRAM`] bytes, expiring after [`FRAGMENT_EXPIRY_NS`] of capture time); a tunnel is
+//! only opened when its header checks out and the inner bytes start like the inner protocol,
+//! else the UDP packet itself is the flow. The common path (Ethernet, IPv4, TCP) allocates and
+//! copies nothing.
+//!
 //! Nothing here panics on hostile bytes: every failure is a [`DecodeError`] with a stable reason
 //! name for counters.
 
@@ -81,10 +88,13 @@ pub enum DecodeError {
     /// A link type this decoder does not know.
     #[error("unsupported link type {0}")]
     UnsupportedLink(u32),
-    /// A frame cut short inside a header; names the layer.
+    /// A frame cut short inside a header; names the layer: `ethernet`, `llc`, `vlan`, `mpls`,
+    /// `pppoe`, `sll`, `sll2`, `null`, `ppp`, `ip`, `ipv4`, `ipv6`, `ipv6_ext`, `ipv6_frag`,
+    /// `ip_auth`, `tcp`, `udp`, `gtpu`, `vxlan`, `capwap`, `ieee80211`, `teredo`.
     #[error("frame cut short in the {0} header")]
     Truncated(&'static str),
-    /// A header that is inconsistent; names the layer.
+    /// A header that is inconsistent; names the layer (as for `Truncated`, plus `link_depth`
+    /// for a tag stack deeper than [`MAX_LINK_HEADERS`]).
     #[error("malformed {0} header")]
     Malformed(&'static str),
     /// A non-IP payload at the link layer (ARP, LLDP, ...): not an error, just not ours.

@@ -578,6 +578,16 @@ fn vxlan_inner_ethernet() {
 }
 
 #[test]
+fn vxlan_from_port_2152_is_tried_after_gtp() {
+    let mut v = vec![0x08, 0, 0, 0, 0, 0x12, 0x34, 0];
+    v.extend_from_slice(&eth(0x0800, &ipv4_tcp(b"both")));
+    let frame = outer_udp(2152, 4789, &v);
+    let p = decode_one(LinkType::ETHERNET, &frame).unwrap();
+    assert_inner_tcp(&p, b"both");
+    assert_eq!(p.teid, None);
+}
+
+#[test]
 fn vxlan_carrying_arp_is_not_ip() {
     let mut v = vec![0x08, 0, 0, 0, 0, 0x12, 0x34, 0];
     v.extend_from_slice(&eth(0x0806, &[0; 28]));

@@ -35,20 +35,29 @@ pub enum Decap<'a> {
     Stop(DecodeError),
 }
 
-/// Tries the tunnel the UDP ports point to.
+/// A tunnel parser: the UDP payload as captured and its length on the wire.
+type Parser = for<'a> fn(&'a [u8], usize) -> Decap<'a>;
+
+/// The tunnels by port, tried in this order.
+const TUNNELS: [(u16, Parser); 4] = [
+    (port::GTP_U, gtpu),
+    (port::VXLAN, vxlan),
+    (port::CAPWAP_DATA, capwap),
+    (port::TEREDO, teredo),
+];
+
+/// Tries the tunnels the UDP ports point to (either port), until one recognises the payload.
 #[inline]
 pub fn decapsulate<'a>(udp: &Udp<'a>) -> Decap<'a> {
-    if udp.has_port(port::GTP_U) {
-        gtpu(udp.payload, udp.wire_len)
-    } else if udp.has_port(port::VXLAN) {
-        vxlan(udp.payload, udp.wire_len)
-    } else if udp.has_port(port::CAPWAP_DATA) {
-        capwap(udp.payload, udp.wire_len)
-    } else if udp.has_port(port::TEREDO) {
-        teredo(udp.payload, udp.wire_len)
-    } else {
-        Decap::Outer
+    for (port, parse) in TUNNELS {
+        if udp.has_port(port) {
+            match parse(udp.payload, udp.wire_len) {
+                Decap::Outer => {}
+                found => return found,
+            }
+        }
     }
+    Decap::Outer
 }
 
 /// The answer when a tunnel header could not be checked for lack of bytes: `Truncated` when
@@ -278,12 +287,23 @@ mod wlan {
 }
 
 /// An 802.11 data frame with LLC/SNAP down to IP. Management, control, null and protected
-/// frames are `NotIp`.
+/// frames are `NotIp`. Cisco controllers send the frame control field byte-swapped (Wireshark's
+/// CAPWAP "swap frame control" setting); a frame that does not decode as sent is tried swapped.
 pub fn ieee80211(f: &[u8]) -> Result<(Net, &[u8]), DecodeError> {
-    use wlan::*;
-    let (Some(&fc0), Some(&fc1)) = (f.get(FC0), f.get(FC1)) else {
+    let (Some(&fc0), Some(&fc1)) = (f.get(wlan::FC0), f.get(wlan::FC1)) else {
         return Err(DecodeError::Truncated("ieee80211"));
     };
+    match ieee80211_with_fc(fc0, fc1, f) {
+        Err(e @ (DecodeError::NotIp | DecodeError::Malformed(_))) => {
+            ieee80211_with_fc(fc1, fc0, f).map_err(|_| e)
+        }
+        other => other,
+    }
+}
+
+/// An 802.11 frame `f` whose frame control bytes are `fc0`, `fc1`.
+fn ieee80211_with_fc(fc0: u8, fc1: u8, f: &[u8]) -> Result<(Net, &[u8]), DecodeError> {
+    use wlan::*;
     if fc0 & VERSION_MASK != 0 {
         return Err(DecodeError::Malformed("ieee80211"));
     }
@@ -471,6 +491,13 @@ mod tests {
         f.extend_from_slice(&[0xaa, 0xaa, 0x03, 0, 0, 0, 0x08, 0x00]);
         f.extend_from_slice(&IP4);
         assert_eq!(ieee80211(&f), Ok((Net::V4, &IP4[..])));
+        f.swap(0, 1);
+        assert_eq!(
+            ieee80211(&f),
+            Ok((Net::V4, &IP4[..])),
+            "swapped frame control"
+        );
+        f.swap(0, 1);
         f[1] |= 0x40;
         assert_eq!(ieee80211(&f), Err(DecodeError::NotIp), "protected");
         assert_eq!(ieee80211(&[0x80, 0, 0]), Err(DecodeError::NotIp), "beacon");
