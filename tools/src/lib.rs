@@ -17,6 +17,7 @@ pub mod pcap_writer;
 pub mod quic;
 pub mod recipes;
 pub mod rng;
+pub mod synth;
 pub mod tls;
 
 pub use conversation::{SegmentPlan, TcpConversation, Timing, UdpExchange};

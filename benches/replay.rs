@@ -1,0 +1,377 @@
+//! Replay throughput: one synthesized capture (at least 1.1 M packets and 40 k flows, made once
+//! by `pcgate_tools::synth` and cached under `target/bench-data/`), measured in one run by
+//!
+//! - a floor: walking the mapped capture with `dataplane::capture::Capture` and reading each
+//!   frame's EtherType and IP header into a checksum (what no reader can beat);
+//! - pcgate's engine with one worker and with every core (`replay_files`);
+//! - `ndpiReader` (nDPI's demo reader, Debian package `libndpi-bin`) when it is installed, timed
+//!   wall-clock as a subprocess; its own "nDPI throughput" line is reported too.
+//!
+//! Each is run `PCGATE_BENCH_REPEAT` times and the best run is reported. pcgate's names are then
+//! checked against the synthesizer's expected flows; the process fails when fewer than 99.9 %
+//! of the flows are named exactly as expected.
+//!
+//! Environment: `PCGATE_BENCH_PACKETS` (default 1 100 000), `PCGATE_BENCH_FLOWS` (40 000),
+//! `PCGATE_BENCH_SEED` (1), `PCGATE_BENCH_GTPU` (0), `PCGATE_BENCH_REPEAT` (3),
+//! `PCGATE_BENCH_WORKERS` (available cores), `PCGATE_BENCH_NDPI` (path of ndpiReader, or `0`
+//! to skip it).
+
+use std::collections::HashMap;
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use dataplane::capture::Capture;
+use dataplane::engine::replay::replay_files;
+use dataplane::engine::{FlowRecord, WorkerConfig};
+use pcgate_tools::synth::{self, Config};
+
+/// Share of flows that must be named exactly as expected.
+const MIN_AGREEMENT: f64 = 0.999;
+
+fn env_u64(name: &str, default: u64) -> u64 {
+    match std::env::var(name) {
+        Ok(v) => v.trim().replace('_', "").parse().unwrap_or_else(|_| {
+            eprintln!("{name}={v:?} is not a number; using {default}");
+            default
+        }),
+        Err(_) => default,
+    }
+}
+
+struct Params {
+    packets: u64,
+    flows: u64,
+    seed: u64,
+    gtpu: bool,
+    repeat: usize,
+    workers: usize,
+}
+
+impl Params {
+    fn from_env() -> Params {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Params {
+            packets: env_u64("PCGATE_BENCH_PACKETS", 1_100_000),
+            flows: env_u64("PCGATE_BENCH_FLOWS", 40_000),
+            seed: env_u64("PCGATE_BENCH_SEED", 1),
+            gtpu: env_u64("PCGATE_BENCH_GTPU", 0) != 0,
+            repeat: env_u64("PCGATE_BENCH_REPEAT", 3).max(1) as usize,
+            workers: env_u64("PCGATE_BENCH_WORKERS", cores as u64).max(1) as usize,
+        }
+    }
+
+    fn synth_config(&self) -> Config {
+        Config {
+            seed: self.seed,
+            flows: Some(self.flows),
+            packets: Some(self.packets),
+            gtpu: self.gtpu,
+            ..Config::default()
+        }
+    }
+
+    /// The cached capture's path, named by everything that decides its bytes.
+    fn capture_path(&self) -> PathBuf {
+        target_dir().join("bench-data").join(format!(
+            "synth-v{}-seed{}-flows{}-packets{}{}.pcap",
+            synth::GENERATOR_VERSION,
+            self.seed,
+            self.flows,
+            self.packets,
+            if self.gtpu { "-gtpu" } else { "" }
+        ))
+    }
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"))
+}
+
+/// Makes the capture unless it is cached; a capture is only cached once complete.
+fn ensure_capture(p: &Params) -> anyhow::Result<PathBuf> {
+    let path = p.capture_path();
+    let expected = synth::expected_path(&path);
+    if path.exists() && expected.exists() {
+        println!("capture: {} (cached)", path.display());
+        return Ok(path);
+    }
+    std::fs::create_dir_all(path.parent().unwrap_or(Path::new(".")))?;
+    let tmp = path.with_extension("partial.pcap");
+    let started = Instant::now();
+    let s = synth::write_files(&p.synth_config(), &tmp)?;
+    std::fs::rename(synth::expected_path(&tmp), &expected)?;
+    std::fs::rename(&tmp, &path)?;
+    println!(
+        "capture: {} (generated in {:.1} s: {} flows, {} packets, mean {:.0} B)",
+        path.display(),
+        started.elapsed().as_secs_f64(),
+        s.flows,
+        s.packets,
+        s.mean_packet_len()
+    );
+    Ok(path)
+}
+
+/// One measurement: the best of the runs.
+struct Measure {
+    label: String,
+    best: Duration,
+    median: Duration,
+    note: String,
+}
+
+fn measure(label: &str, repeat: usize, mut run: impl FnMut() -> String) -> Measure {
+    let mut times = Vec::with_capacity(repeat);
+    let mut note = String::new();
+    for _ in 0..repeat {
+        let t = Instant::now();
+        note = run();
+        times.push(t.elapsed());
+    }
+    times.sort();
+    Measure {
+        label: label.to_owned(),
+        best: times[0],
+        median: times[times.len() / 2],
+        note,
+    }
+}
+
+/// The floor: every frame's EtherType and first 20 IP header bytes folded into a checksum.
+fn floor(path: &Path) -> (u64, u64) {
+    let cap = Capture::open(path).expect("open capture");
+    let (mut packets, mut sum) = (0u64, 0u64);
+    for raw in cap.packets().flatten() {
+        packets += 1;
+        let d = raw.data;
+        let ether = d
+            .get(12..14)
+            .map_or(0, |b| u16::from_be_bytes([b[0], b[1]]));
+        sum = sum.wrapping_mul(31).wrapping_add(u64::from(ether));
+        if let Some(ip) = d.get(14..34) {
+            for c in ip.chunks_exact(4) {
+                sum = sum.rotate_left(5) ^ u64::from(u32::from_be_bytes([c[0], c[1], c[2], c[3]]));
+            }
+        }
+    }
+    (packets, black_box(sum))
+}
+
+/// One replay through pcgate; returns (packets, flows ended, flows named).
+fn pcgate(path: &Path, workers: usize) -> (u64, u64, u64) {
+    let (mut flows, mut named) = (0u64, 0u64);
+    let counters = replay_files(
+        &[path],
+        workers,
+        WorkerConfig::default(),
+        |flow, _| {
+            flows += 1;
+            named += u64::from(flow.name.as_ref().is_some_and(|n| n.name.is_some()));
+        },
+        |_, _| {},
+    )
+    .expect("replay");
+    (counters.packets, flows, named)
+}
+
+/// (l4, client, server) of a flow.
+type FlowId = (String, String, String);
+
+/// (l4, client, server) -> (proto, name) of every flow pcgate reports.
+fn pcgate_names(path: &Path, workers: usize) -> HashMap<FlowId, (Option<String>, Option<String>)> {
+    let mut out = HashMap::new();
+    replay_files(
+        &[path],
+        workers,
+        WorkerConfig::default(),
+        |flow, _| {
+            let r = FlowRecord::of(&flow);
+            out.insert(
+                (r.l4.to_owned(), r.client, r.server),
+                (r.proto.map(str::to_owned), r.name),
+            );
+        },
+        |_, _| {},
+    )
+    .expect("replay");
+    out
+}
+
+/// Share of expected flows pcgate names exactly (same protocol and name), with a few misses.
+fn agreement(path: &Path, workers: usize) -> (f64, usize, Vec<String>) {
+    let expected = synth::read_expected(&synth::expected_path(path)).expect("expected flows");
+    let got = pcgate_names(path, workers);
+    let mut ok = 0usize;
+    let mut misses = Vec::new();
+    for e in &expected {
+        let as_str = |v: serde_json::Value| v.as_str().map(str::to_owned);
+        let l4 = as_str(serde_json::to_value(e.l4).unwrap_or_default()).unwrap_or_default();
+        let proto = e
+            .proto
+            .and_then(|p| as_str(serde_json::to_value(p).unwrap_or_default()));
+        let key = (l4, e.client.clone(), e.server.clone());
+        let want = (proto, e.name.clone());
+        match got.get(&key) {
+            Some(g) if *g == want => ok += 1,
+            other => {
+                if misses.len() < 5 {
+                    misses.push(format!("{key:?}: expected {want:?}, pcgate {other:?}"));
+                }
+            }
+        }
+    }
+    (
+        ok as f64 / expected.len().max(1) as f64,
+        expected.len(),
+        misses,
+    )
+}
+
+/// The ndpiReader to run, if any.
+fn ndpi_reader() -> Option<PathBuf> {
+    match std::env::var("PCGATE_BENCH_NDPI") {
+        Ok(v) if v == "0" || v.is_empty() => None,
+        Ok(v) => Some(PathBuf::from(v)),
+        Err(_) => {
+            let found = Command::new("ndpiReader").arg("-h").output().is_ok();
+            found.then(|| PathBuf::from("ndpiReader"))
+        }
+    }
+}
+
+/// Runs ndpiReader once over the capture; returns its "nDPI throughput" line's figures.
+fn ndpi_run(reader: &Path, path: &Path, gtpu: bool) -> String {
+    let mut cmd = Command::new(reader);
+    cmd.arg("-i").arg(path);
+    if gtpu {
+        cmd.arg("-t");
+    }
+    let out = cmd.output().expect("run ndpiReader");
+    if !out.status.success() {
+        panic!(
+            "ndpiReader failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let throughput = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("nDPI throughput:"))
+        .map(|s| s.split_whitespace().collect::<Vec<_>>().join(" "))
+        .unwrap_or_default();
+    let flows = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Unique flows:"))
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_default();
+    format!("own report: {throughput}; {flows} flows")
+}
+
+fn main() -> anyhow::Result<()> {
+    let p = Params::from_env();
+    let path = ensure_capture(&p)?;
+    let file_bytes = std::fs::metadata(&path)?.len();
+    let (packets, _) = floor(&path); // also warms the page cache
+    let wire_bytes = {
+        let cap = Capture::open(&path)?;
+        cap.packets()
+            .flatten()
+            .map(|r| u64::from(r.orig_len))
+            .sum::<u64>()
+    };
+    println!(
+        "{} packets, {:.1} MB on the wire, {:.1} MB file; best of {} runs",
+        packets,
+        wire_bytes as f64 / 1e6,
+        file_bytes as f64 / 1e6,
+        p.repeat
+    );
+
+    let mut rows = Vec::new();
+    rows.push(measure("floor (capture walk)", p.repeat, || {
+        let (n, sum) = floor(&path);
+        format!("{n} packets, checksum {sum:016x}")
+    }));
+    rows.push(measure("pcgate 1 worker", p.repeat, || {
+        let (n, flows, named) = pcgate(&path, 1);
+        format!("{n} packets, {flows} flows, {named} named")
+    }));
+    let nw = format!("pcgate {} workers", p.workers);
+    rows.push(measure(&nw, p.repeat, || {
+        let (n, flows, named) = pcgate(&path, p.workers);
+        format!("{n} packets, {flows} flows, {named} named")
+    }));
+    if let Some(reader) = ndpi_reader() {
+        rows.push(measure("ndpiReader (wall clock)", p.repeat, || {
+            ndpi_run(&reader, &path, p.gtpu)
+        }));
+    } else {
+        println!("ndpiReader not found (apt-get install libndpi-bin); its row is skipped");
+    }
+
+    println!();
+    println!(
+        "{:<26} {:>10} {:>10} {:>12} {:>8} {:>9}  notes",
+        "reader", "best s", "median s", "packets/s", "Gbit/s", "ns/pkt"
+    );
+    for r in &rows {
+        let s = r.best.as_secs_f64();
+        println!(
+            "{:<26} {:>10.3} {:>10.3} {:>12.0} {:>8.2} {:>9.1}  {}",
+            r.label,
+            s,
+            r.median.as_secs_f64(),
+            packets as f64 / s,
+            wire_bytes as f64 * 8.0 / s / 1e9,
+            s * 1e9 / packets as f64,
+            r.note
+        );
+    }
+    let best = |label: &str| {
+        rows.iter()
+            .find(|r| r.label.starts_with(label))
+            .map(|r| r.best.as_secs_f64())
+    };
+    println!();
+    let (floor_s, one, many) = (best("floor"), best("pcgate 1"), best(&nw));
+    if let (Some(one), Some(ndpi)) = (one, best("ndpiReader")) {
+        println!("pcgate 1w / ndpiReader throughput: {:.2}x", ndpi / one);
+    }
+    if let (Some(one), Some(f)) = (one, floor_s) {
+        println!("pcgate 1w / floor throughput:      {:.3}x", f / one);
+    }
+    if let (Some(one), Some(many)) = (one, many) {
+        println!(
+            "pcgate {}w / pcgate 1w throughput:  {:.2}x",
+            p.workers,
+            one / many
+        );
+    }
+
+    println!();
+    let mut failed = false;
+    for workers in [1, p.workers] {
+        let (share, n, misses) = agreement(&path, workers);
+        println!(
+            "names agree with the synthesizer ({workers} worker(s)): {:.4} % of {n} flows",
+            share * 100.0
+        );
+        for m in &misses {
+            println!("  {m}");
+        }
+        failed |= share < MIN_AGREEMENT;
+    }
+    if failed {
+        eprintln!(
+            "fewer than {:.1} % of flows named as expected",
+            MIN_AGREEMENT * 100.0
+        );
+        std::process::exit(1);
+    }
+    Ok(())
+}
