@@ -52,9 +52,9 @@ impl fmt::Display for Summary<'_> {
         let named: u64 = c.named.iter().sum::<u64>() + c.named_from_dns;
         writeln!(f, "named flows {named}")?;
         for (p, n) in PROTOS.iter().zip(c.named) {
-            writeln!(f, "  {:<9} {n}", p.as_str())?;
+            writeln!(f, "  {:<10} {n}", p.as_str())?;
         }
-        writeln!(f, "  {:<9} {}", "dns-answer", c.named_from_dns)?;
+        writeln!(f, "  {:<10} {}", "dns-answer", c.named_from_dns)?;
         if !c.reasons.is_empty() {
             writeln!(f, "skipped or malformed")?;
             let mut reasons = c.reasons.clone();

@@ -126,7 +126,7 @@ fn dispatch<'a>(
         let mut packets = capture.packets();
         while let Some(item) = packets.next() {
             seen = seen.wrapping_add(1);
-            if seen % 65_536 == 0 {
+            if seen.is_multiple_of(65_536) {
                 progress(done + packets.offset() as u64, total);
                 while let Ok(batch) = flows_rx.try_recv() {
                     for (f, r) in batch {

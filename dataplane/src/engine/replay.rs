@@ -41,7 +41,7 @@ pub fn replay_files(
                 Err(skip) => worker.count_skip(skip.as_str()),
             }
             n = n.wrapping_add(1);
-            if n % 65_536 == 0 {
+            if n.is_multiple_of(65_536) {
                 progress(done + packets.offset() as u64, total);
             }
         }

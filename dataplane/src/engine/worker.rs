@@ -205,13 +205,18 @@ fn new_flow(
     packet: &Packet<'_>,
     dns: &DnsCache,
 ) -> Flow {
-    // A SYN-ACK seen first means the SYN was missed: its receiver is the client.
-    let syn_ack = packet.l4 == L4::Tcp
-        && packet.flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN | tcp_flags::ACK;
-    let client_dir = match (syn_ack, dir) {
-        (false, d) => d,
-        (true, Direction::LoHi) => Direction::HiLo,
-        (true, Direction::HiLo) => Direction::LoHi,
+    let client_dir = if packet.l4 == L4::Tcp && packet.flags & tcp_flags::SYN != 0 {
+        // The SYN's sender is the client; a SYN-ACK seen first means the SYN was missed.
+        if packet.flags & tcp_flags::ACK == 0 {
+            dir
+        } else {
+            reverse(dir)
+        }
+    } else if packet.src_port < 1024 && packet.dst_port >= 1024 {
+        // The capture began mid-flow with a packet from a server's well-known port.
+        reverse(dir)
+    } else {
+        dir
     };
     let client = key.sender(client_dir);
     let server = key.receiver(client_dir);
@@ -236,6 +241,13 @@ fn new_flow(
         naming_done: false,
         namer: None,
         name,
+    }
+}
+
+fn reverse(dir: Direction) -> Direction {
+    match dir {
+        Direction::LoHi => Direction::HiLo,
+        Direction::HiLo => Direction::LoHi,
     }
 }
 
