@@ -585,4 +585,176 @@ substrings = ["bbbbb2"]
             Some(Category::Doh)
         );
     }
+
+    mod reference {
+        //! `lookup_name` against a naive reference: a linear scan over every signature that
+        //! applies the documented rules literally.
+
+        use super::*;
+        use proptest::prelude::*;
+        use std::collections::HashSet;
+
+        const LABELS: [&str; 9] = ["a", "b", "ab", "ws", "aws", "amazon", "com", "cdn-x", "xy"];
+
+        fn name_of(labels: &[usize]) -> String {
+            labels
+                .iter()
+                .map(|&i| LABELS[i % LABELS.len()])
+                .collect::<Vec<_>>()
+                .join(".")
+        }
+
+        /// One generated app: domain rules (form, name) and substrings.
+        #[derive(Debug, Clone)]
+        struct GenApp {
+            domains: Vec<(Cover, String)>,
+            substrings: Vec<String>,
+        }
+
+        fn labels(min: usize, max: usize) -> impl Strategy<Value = Vec<usize>> {
+            proptest::collection::vec(0..LABELS.len(), min..=max)
+        }
+
+        fn gen_apps() -> impl Strategy<Value = Vec<GenApp>> {
+            let cover = prop_oneof![
+                Just(Cover::Both),
+                Just(Cover::Exact),
+                Just(Cover::Subdomains)
+            ];
+            let domain = (cover, labels(1, 3)).prop_map(|(c, l)| (c, name_of(&l)));
+            let sub = labels(1, 3).prop_map(|l| name_of(&l));
+            let app = (
+                proptest::collection::vec(domain, 0..4),
+                proptest::collection::vec(sub, 0..3),
+            );
+            proptest::collection::vec(app, 1..6).prop_map(|apps| {
+                // Drop what the catalog would reject as a conflict, like the loader's claims.
+                let (mut exact, mut subs, mut strings) =
+                    (HashSet::new(), HashSet::new(), HashSet::new());
+                apps.into_iter()
+                    .map(|(domains, substrings)| GenApp {
+                        domains: domains
+                            .into_iter()
+                            .filter(|(c, d)| {
+                                let e = matches!(c, Cover::Exact | Cover::Both);
+                                let s = matches!(c, Cover::Subdomains | Cover::Both);
+                                if (e && exact.contains(d)) || (s && subs.contains(d)) {
+                                    return false;
+                                }
+                                if e {
+                                    exact.insert(d.clone());
+                                }
+                                if s {
+                                    subs.insert(d.clone());
+                                }
+                                true
+                            })
+                            .collect(),
+                        substrings: substrings
+                            .into_iter()
+                            .filter(|s| s.len() >= 5 && strings.insert(s.clone()))
+                            .collect(),
+                    })
+                    .collect()
+            })
+        }
+
+        fn toml_of(apps: &[GenApp]) -> String {
+            let mut t = String::new();
+            for (i, a) in apps.iter().enumerate() {
+                let domains: Vec<String> = a
+                    .domains
+                    .iter()
+                    .map(|(c, d)| match c {
+                        Cover::Both => format!("\"{d}\""),
+                        Cover::Exact => format!("\"={d}\""),
+                        Cover::Subdomains => format!("\"*.{d}\""),
+                    })
+                    .collect();
+                let subs: Vec<String> = a.substrings.iter().map(|s| format!("\"{s}\"")).collect();
+                t += &format!(
+                    "[[app]]\nid = \"app{i}\"\nname = \"App {i}\"\ncategory = \"video\"\n\
+                     domains = [{}]\nsubstrings = [{}]\nports = [1]\n",
+                    domains.join(", "),
+                    subs.join(", ")
+                );
+            }
+            t
+        }
+
+        /// `Some(Some(app))`, `Some(None)` for the list, `None` for no match.
+        fn naive(apps: &[GenApp], list: &[String], name: &str) -> Option<Option<usize>> {
+            let lower = name.to_ascii_lowercase();
+            let n = lower.strip_suffix('.').unwrap_or(&lower);
+            if !n.is_empty() {
+                for (i, a) in apps.iter().enumerate() {
+                    for (c, d) in &a.domains {
+                        if matches!(c, Cover::Exact | Cover::Both) && d == n {
+                            return Some(Some(i));
+                        }
+                    }
+                }
+                if list.iter().any(|d| d == n) {
+                    return Some(None);
+                }
+                let under = |d: &str| n.len() > d.len() && n.ends_with(&format!(".{d}"));
+                let mut best: Option<(usize, Option<usize>)> = None;
+                for (i, a) in apps.iter().enumerate() {
+                    for (c, d) in &a.domains {
+                        if matches!(c, Cover::Subdomains | Cover::Both)
+                            && under(d)
+                            && best.is_none_or(|b| d.len() > b.0)
+                        {
+                            best = Some((d.len(), Some(i)));
+                        }
+                    }
+                }
+                for d in list {
+                    if under(d) && best.is_none_or(|b| d.len() > b.0) {
+                        best = Some((d.len(), None));
+                    }
+                }
+                if let Some((_, who)) = best {
+                    return Some(who);
+                }
+            }
+            let mut best: Option<(usize, usize)> = None;
+            for (i, a) in apps.iter().enumerate() {
+                for s in &a.substrings {
+                    if lower.contains(s.as_str()) && best.is_none_or(|b| s.len() > b.0) {
+                        best = Some((s.len(), i));
+                    }
+                }
+            }
+            best.map(|(_, i)| Some(i))
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(300))]
+            #[test]
+            fn lookup_name_agrees_with_a_linear_scan(
+                apps in gen_apps(),
+                list in proptest::collection::vec(labels(2, 3).prop_map(|l| name_of(&l)), 0..5),
+                queries in proptest::collection::vec((labels(1, 5), any::<bool>(), any::<bool>()), 1..30),
+            ) {
+                let text = toml_of(&apps);
+                let catalog = Catalog::from_toml_str(&text, "gen")
+                    .map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
+                let list_text = list.join("\n");
+                let lists = [CategoryList::parse(&list_text, Category::Adult, "gen")];
+                let m = Matcher::build(&catalog, &lists);
+                for (q, upper, dot) in queries {
+                    let mut name = name_of(&q);
+                    if upper {
+                        name = name.to_ascii_uppercase();
+                    }
+                    if dot {
+                        name.push('.');
+                    }
+                    let got = m.lookup_name(&name).map(|x| x.app.map(|a| usize::from(a.0)));
+                    prop_assert_eq!(got, naive(&apps, &list, &name), "name {} in\n{}\nlist {:?}", name, text, list);
+                }
+            }
+        }
+    }
 }
