@@ -474,4 +474,18 @@ two words
         assert_eq!(l.report().examples.len(), MAX_EXAMPLES);
         assert_eq!(l.report().lines, 100);
     }
+
+    #[test]
+    fn large_list_stays_compact() {
+        let mut text = String::new();
+        for i in 0..100_000 {
+            text.push_str(&format!("host{i}.example{}.com\n", i % 97));
+        }
+        let l = CategoryList::parse(&text, Category::Adult, "t");
+        assert_eq!(l.len(), 100_000);
+        let per_domain = l.heap_bytes() / l.len();
+        // ~20 bytes of name, 16 of entry, 8-16 of table slots.
+        assert!(per_domain < 64, "{per_domain} bytes per domain");
+        assert!(l.covers("www.host99999.example89.com"));
+    }
 }
