@@ -1,5 +1,6 @@
 //! The human summary printed at the end of a replay.
 
+use control::events::BlockTally;
 use dataplane::engine::counters::PROTOS;
 use dataplane::engine::Counters;
 use std::fmt;
@@ -20,6 +21,10 @@ const DAMAGE: [&str; 7] = [
 pub struct Summary<'a> {
     pub counters: &'a Counters,
     pub elapsed: Duration,
+    /// Blocks, when a policy decided flows.
+    pub blocks: Option<&'a BlockTally>,
+    /// Block events that did not fit the queue.
+    pub events_dropped: u64,
 }
 
 impl Summary<'_> {
@@ -32,8 +37,20 @@ impl Summary<'_> {
                 (n > 0).then(|| format!("{r} {n}"))
             })
             .collect();
-        (!damaged.is_empty())
-            .then(|| format!("damaged input skipped and counted: {}", damaged.join(", ")))
+        let mut warnings = Vec::new();
+        if !damaged.is_empty() {
+            warnings.push(format!(
+                "damaged input skipped and counted: {}",
+                damaged.join(", ")
+            ));
+        }
+        if self.events_dropped > 0 {
+            warnings.push(format!(
+                "{} block events dropped (queue full)",
+                self.events_dropped
+            ));
+        }
+        (!warnings.is_empty()).then(|| warnings.join("; "))
     }
 }
 
@@ -61,6 +78,29 @@ impl fmt::Display for Summary<'_> {
             reasons.sort();
             for (r, n) in reasons {
                 writeln!(f, "  {r:<24} {n}")?;
+            }
+        }
+        if let Some(t) = self.blocks {
+            writeln!(
+                f,
+                "blocks      {} ({} packets blocked)",
+                t.total, c.blocked_packets
+            )?;
+            for (title, map) in [
+                ("by app", &t.by_app),
+                ("by category", &t.by_category),
+                ("by subscriber", &t.by_subscriber),
+            ] {
+                if map.is_empty() {
+                    continue;
+                }
+                writeln!(f, "  {title}")?;
+                for (k, n) in map {
+                    writeln!(f, "    {k:<22} {n}")?;
+                }
+            }
+            if self.events_dropped > 0 {
+                writeln!(f, "  events dropped         {}", self.events_dropped)?;
             }
         }
         writeln!(f, "elapsed     {:.3} s", secs)?;

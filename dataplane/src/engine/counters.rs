@@ -13,6 +13,8 @@ pub struct Counters {
     pub tracked: u64,
     /// Flows created.
     pub flows: u64,
+    /// Packets of flows whose verdict was block (dropped, or answered with a reset, inline).
+    pub blocked_packets: u64,
     /// Flows ended, by protocol named (index: [`proto_index`]).
     pub named: [u64; 4],
     /// Flows ended whose name came from an earlier DNS answer.
@@ -68,6 +70,7 @@ impl Counters {
         self.bytes += other.bytes;
         self.tracked += other.tracked;
         self.flows += other.flows;
+        self.blocked_packets += other.blocked_packets;
         for (a, b) in self.named.iter_mut().zip(other.named) {
             *a += b;
         }

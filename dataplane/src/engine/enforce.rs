@@ -1,0 +1,224 @@
+//! Enforcement: the rules the workers decide with, and the per-flow decision.
+//!
+//! [`Rules`] is one immutable snapshot: the app catalog and its matcher, and (when a policy is
+//! configured) the policy with its quota ledger. The [`Enforcer`] publishes a new snapshot with
+//! an atomic pointer swap under a new epoch; workers never wait for it. A worker keeps the
+//! snapshot it last loaded and only reloads when the epoch it reads (one atomic load per packet)
+//! has moved. Blocks go into a bounded lock-free [`EventQueue`]; when it is full they are
+//! counted as dropped, never silently lost.
+//!
+//! A flow is decided once naming has ended (a name of its own, or inspection gave up), so that
+//! a handshake is never judged before its name is known. The verdict is cached in the flow with
+//! the epoch it came from; a new epoch, or packet time reaching the verdict's `valid_until`
+//! (a schedule boundary, a quota minute), makes the next packet decide again.
+
+use crate::classify::{Catalog, Match, Matcher};
+use crate::flow::Flow;
+use crate::inspect::namer::Proto;
+use crate::policy::{
+    Action, BlockEvent, EventQueue, Policy, Query, QuotaLedger, SubscriberRef, Verdict,
+};
+use arc_swap::ArcSwap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+const NS_PER_MINUTE: u64 = 60_000_000_000;
+
+/// A policy together with the ledger of its quotas.
+#[derive(Debug)]
+pub struct PolicyState {
+    pub policy: Policy,
+    pub ledger: QuotaLedger,
+}
+
+/// Everything a decision needs, published as one unit.
+#[derive(Debug)]
+pub struct Rules {
+    pub epoch: u64,
+    pub catalog: Arc<Catalog>,
+    pub matcher: Arc<Matcher>,
+    /// `None`: flows are named and classified, not decided.
+    pub policy: Option<Arc<PolicyState>>,
+}
+
+/// Publishes [`Rules`] to the workers and holds the queue of block events.
+#[derive(Debug)]
+pub struct Enforcer {
+    current: ArcSwap<Rules>,
+    epoch: AtomicU64,
+    /// Serialises publishers (never taken by workers).
+    publishing: Mutex<()>,
+    events: EventQueue,
+}
+
+impl Enforcer {
+    /// Rules in force from epoch 1, with room for `event_capacity` undrained block events.
+    pub fn new(
+        catalog: Arc<Catalog>,
+        matcher: Arc<Matcher>,
+        policy: Option<Policy>,
+        event_capacity: usize,
+    ) -> Enforcer {
+        let policy = policy.map(|mut p| {
+            p.set_epoch(1);
+            let ledger = QuotaLedger::for_policy(&p);
+            Arc::new(PolicyState { policy: p, ledger })
+        });
+        Enforcer {
+            current: ArcSwap::from_pointee(Rules {
+                epoch: 1,
+                catalog,
+                matcher,
+                policy,
+            }),
+            epoch: AtomicU64::new(1),
+            publishing: Mutex::new(()),
+            events: EventQueue::new(event_capacity),
+        }
+    }
+
+    /// The rules in force.
+    pub fn rules(&self) -> Arc<Rules> {
+        self.current.load_full()
+    }
+
+    /// The epoch in force (cheap: one atomic load).
+    pub fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Acquire)
+    }
+
+    /// Puts a new policy in force; today's quota usage carries over by subscriber and quota.
+    /// Returns the new epoch.
+    pub fn publish_policy(&self, mut policy: Policy) -> u64 {
+        self.publish(|old, epoch| {
+            policy.set_epoch(epoch);
+            let ledger = match &old.policy {
+                Some(s) => QuotaLedger::carry_over(&policy, &s.policy, &s.ledger),
+                None => QuotaLedger::for_policy(&policy),
+            };
+            Rules {
+                epoch,
+                catalog: old.catalog.clone(),
+                matcher: old.matcher.clone(),
+                policy: Some(Arc::new(PolicyState { policy, ledger })),
+            }
+        })
+    }
+
+    /// Puts a new catalog and matcher in force. Returns the new epoch.
+    pub fn publish_catalog(&self, catalog: Arc<Catalog>, matcher: Arc<Matcher>) -> u64 {
+        self.publish(|old, epoch| Rules {
+            epoch,
+            catalog,
+            matcher,
+            policy: old.policy.clone(),
+        })
+    }
+
+    fn publish(&self, make: impl FnOnce(&Rules, u64) -> Rules) -> u64 {
+        let _one_at_a_time = self
+            .publishing
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let old = self.current.load_full();
+        let epoch = old.epoch + 1;
+        self.current.store(Arc::new(make(&old, epoch)));
+        self.epoch.store(epoch, Ordering::Release);
+        epoch
+    }
+
+    /// Block events waiting to be drained.
+    pub fn events(&self) -> &EventQueue {
+        &self.events
+    }
+}
+
+/// A flow's classification and verdict, created when its naming ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decision {
+    /// The epoch of the rules the fields below came from.
+    pub epoch: u64,
+    pub subscriber: SubscriberRef,
+    pub matched: Option<Match>,
+    pub verdict: Option<Verdict>,
+    /// Blocks recorded for this flow (a block event each).
+    pub blocks: u32,
+    /// The minute (since the epoch) last counted toward quotas.
+    last_minute: u64,
+}
+
+/// What deciding one packet of a flow did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Naming still running, or nothing to decide with: the packet passes.
+    Pending,
+    Allow,
+    Block,
+}
+
+/// Decides (or re-decides) `flow` at packet time `ts_ns` with `rules`, pushing a block event
+/// into `events` when the flow becomes blocked (or blocked by a different rule).
+pub fn decide(flow: &mut Flow, ts_ns: u64, rules: &Rules, events: &EventQueue) -> Outcome {
+    if !flow.naming_done {
+        return Outcome::Pending;
+    }
+    let name = flow.name.as_deref().and_then(|n| n.name.as_deref());
+    let is_quic = flow.name.as_deref().and_then(|n| n.proto) == Some(Proto::Quic);
+    let client = flow.client().socket_addr();
+    let server = flow.server().socket_addr();
+    let decision = flow.decision.get_or_insert_with(|| {
+        Box::new(Decision {
+            epoch: 0,
+            subscriber: SubscriberRef::Default,
+            matched: None,
+            verdict: None,
+            blocks: 0,
+            last_minute: u64::MAX,
+        })
+    });
+    if decision.epoch != rules.epoch {
+        decision.epoch = rules.epoch;
+        decision.matched = rules.matcher.classify(name, server.ip(), server.port());
+        decision.subscriber = match &rules.policy {
+            Some(s) => s.policy.subscriber_for(client.ip(), flow.teid),
+            None => SubscriberRef::Default,
+        };
+        decision.verdict = None;
+    }
+    let Some(state) = &rules.policy else {
+        return Outcome::Pending;
+    };
+    let stale = decision.verdict.is_none_or(|v| ts_ns >= v.valid_until_ns);
+    if stale {
+        let q = Query {
+            subscriber: decision.subscriber,
+            ts_ns,
+            l4_is_udp: flow.key.l4 == crate::decode::L4::Udp,
+            is_quic,
+            name,
+            matched: decision.matched,
+            server,
+        };
+        let v = state.policy.decide(&q, &state.ledger);
+        let before = decision.verdict.map(|old| (old.action, old.rule));
+        if v.action == Action::Block && before != Some((Action::Block, v.rule)) {
+            decision.blocks += 1;
+            // A full queue counts the event as dropped.
+            events.push(BlockEvent::new(&state.policy, &q, client, &v));
+        }
+        decision.verdict = Some(v);
+    }
+    match decision.verdict.map(|v| v.action) {
+        Some(Action::Block) => Outcome::Block,
+        _ => {
+            let minute = ts_ns / NS_PER_MINUTE;
+            if decision.matched.is_some() && minute != decision.last_minute {
+                decision.last_minute = minute;
+                state
+                    .policy
+                    .account(&state.ledger, decision.subscriber, decision.matched, ts_ns);
+            }
+            Outcome::Allow
+        }
+    }
+}
