@@ -222,3 +222,163 @@ pub fn decide(flow: &mut Flow, ts_ns: u64, rules: &Rules, events: &EventQueue) -
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::classify::AppNames;
+    use crate::decode::{Packet, L4};
+    use crate::flow::{Direction, FlowKey};
+    use crate::inspect::namer::{FlowName, NameSource};
+
+    /// 2024-03-12 (a Tuesday) 20:59:00 UTC; London is on GMT then.
+    const T2059: u64 = 1_710_277_140 * 1_000_000_000;
+    const MIN: u64 = 60 * 1_000_000_000;
+
+    const POLICY: &str = r#"default_profile = "kid"
+default_timezone = "Europe/London"
+[profile.kid]
+blocked_categories = ["gambling"]
+[[profile.kid.schedules]]
+name = "bedtime"
+days = "daily"
+start = "21:00"
+end = "07:00"
+block_all = true
+allowed_categories = ["education"]
+"#;
+
+    fn enforcer(policy: &str) -> Enforcer {
+        let catalog = Catalog::embedded_default().expect("catalog");
+        let policy = Policy::from_toml_str(policy, "test.toml", &catalog).expect("policy");
+        let matcher = Matcher::build(&catalog, &[]);
+        Enforcer::new(Arc::new(catalog), Arc::new(matcher), Some(policy), 16)
+    }
+
+    fn flow(name: &str) -> Flow {
+        let p = Packet {
+            src: "10.45.0.7".parse().unwrap(),
+            dst: "198.51.100.9".parse().unwrap(),
+            l4: L4::Tcp,
+            src_port: 50000,
+            dst_port: 443,
+            seq: 0,
+            flags: 0,
+            payload: &[],
+            teid: None,
+        };
+        let (key, dir) = FlowKey::of(&p);
+        Flow {
+            key,
+            client_dir: dir,
+            serial: 0,
+            first_ts: T2059,
+            last_ts: T2059,
+            bytes: [0; 2],
+            packets: [0; 2],
+            teid: None,
+            tcp: 0,
+            naming_done: true,
+            namer: None,
+            name: Some(Box::new(FlowName {
+                proto: Some(Proto::Tls),
+                name: Some(name.into()),
+                source: Some(NameSource::Sni),
+                alpn: Vec::new(),
+            })),
+            decision: None,
+        }
+    }
+
+    #[test]
+    fn nothing_is_decided_while_naming_runs() {
+        let e = enforcer(POLICY);
+        let mut f = flow("www.bet365.com");
+        f.naming_done = false;
+        assert_eq!(
+            decide(&mut f, T2059, &e.rules(), e.events()),
+            Outcome::Pending
+        );
+        assert!(f.decision.is_none());
+    }
+
+    #[test]
+    fn flow_straddling_a_schedule_start_is_blocked_at_its_next_packet() {
+        let e = enforcer(POLICY);
+        let rules = e.rules();
+        let mut f = flow("www.roblox.com");
+        assert_eq!(decide(&mut f, T2059, &rules, e.events()), Outcome::Allow);
+        assert_eq!(
+            decide(&mut f, T2059 + MIN - 1, &rules, e.events()),
+            Outcome::Allow
+        );
+        assert_eq!(
+            decide(&mut f, T2059 + MIN, &rules, e.events()),
+            Outcome::Block
+        );
+        assert_eq!(
+            decide(&mut f, T2059 + 2 * MIN, &rules, e.events()),
+            Outcome::Block
+        );
+        let events: Vec<_> = e.events().drain().collect();
+        assert_eq!(events.len(), 1, "one event when the flow becomes blocked");
+        assert_eq!(events[0].rule_label.as_str(), "schedule:bedtime");
+        assert_eq!(events[0].ts_ns, T2059 + MIN);
+        let roblox = rules
+            .catalog
+            .app_id("roblox")
+            .expect("roblox in the catalog");
+        assert_eq!(events[0].app, Some(roblox));
+    }
+
+    #[test]
+    fn new_epoch_mid_flow_decides_the_next_packet_again() {
+        let e = enforcer(POLICY);
+        let mut f = flow("www.roblox.com");
+        let ts = T2059 - 60 * MIN; // 19:59, outside bedtime
+        assert_eq!(decide(&mut f, ts, &e.rules(), e.events()), Outcome::Allow);
+        let catalog = e.rules().catalog.clone();
+        let stricter = POLICY.replace("[\"gambling\"]", "[\"gambling\", \"gaming\"]");
+        let epoch = e.publish_policy(Policy::from_toml_str(&stricter, "t", &*catalog).unwrap());
+        assert_eq!((epoch, e.epoch()), (2, 2));
+        // The next packet, seen with the new rules, is decided again.
+        assert_eq!(
+            decide(&mut f, ts + 1, &e.rules(), e.events()),
+            Outcome::Block
+        );
+        let ev = e.events().pop().expect("a block event");
+        assert_eq!((ev.rule_label.as_str(), ev.epoch), ("category:gaming", 2));
+        assert_eq!(f.decision.as_ref().map(|d| d.epoch), Some(2));
+    }
+
+    #[test]
+    fn allowed_flows_count_toward_quotas_once_a_minute() {
+        let policy = r#"default_profile = "kid"
+[[subscriber]]
+id = "447700900123"
+identifiers = ["10.45.0.7"]
+profile = "kid"
+[profile.kid]
+quotas = [{ app = "youtube", minutes = 2 }]
+"#;
+        let e = enforcer(policy);
+        let rules = e.rules();
+        let mut f = flow("www.youtube.com");
+        let t0 = T2059 - 120 * MIN;
+        for s in 0..30 {
+            // 30 packets inside the first minute count one minute.
+            assert_eq!(
+                decide(&mut f, t0 + s * 1_000_000_000, &rules, e.events()),
+                Outcome::Allow
+            );
+        }
+        assert_eq!(decide(&mut f, t0 + MIN, &rules, e.events()), Outcome::Allow);
+        // Two minutes used: the verdict (valid to the next minute) turns to block.
+        assert_eq!(
+            decide(&mut f, t0 + 2 * MIN, &rules, e.events()),
+            Outcome::Block
+        );
+        let ev = e.events().pop().expect("block event");
+        assert_eq!(ev.rule_label.as_str(), "quota:youtube");
+    }
+}
