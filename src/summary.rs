@@ -104,6 +104,37 @@ impl fmt::Display for Summary<'_> {
             }
         }
         writeln!(f, "elapsed     {:.3} s", secs)?;
-        writeln!(f, "rate        {:.0} packets/s", pps)
+        writeln!(f, "rate        {:.0} packets/s", pps)?;
+        let h = &c.latency_ns;
+        if !h.is_empty() {
+            writeln!(
+                f,
+                "latency     p50 {} ns, p99 {} ns, p99.9 {} ns per packet ({} sampled)",
+                h.value_at_quantile(0.5),
+                h.value_at_quantile(0.99),
+                h.value_at_quantile(0.999),
+                h.len()
+            )?;
+        }
+        if c.peak_flows > 0 {
+            writeln!(
+                f,
+                "flow state  {} bytes per flow ({} flows at peak, {} bytes of tables)",
+                c.flow_table_bytes / c.peak_flows,
+                c.peak_flows,
+                c.flow_table_bytes
+            )?;
+        }
+        if let Some(kib) = peak_rss_kib() {
+            writeln!(f, "peak memory {} MiB resident", kib / 1024)?;
+        }
+        Ok(())
     }
+}
+
+/// The process's peak resident set size, where the system tells it (Linux: VmHWM).
+fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }

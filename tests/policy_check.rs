@@ -4,13 +4,20 @@
 use std::process::Command;
 
 fn pcgate(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_pcgate")).args(args).output().expect("run pcgate")
+    Command::new(env!("CARGO_BIN_EXE_pcgate"))
+        .args(args)
+        .output()
+        .expect("run pcgate")
 }
 
 #[test]
 fn embedded_policy_checks_ok() {
     let out = pcgate(&["policy", "check", "default"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("ok: 4 subscribers"));
 }
 

@@ -2,7 +2,7 @@
 //! for its flows: decode, find or create the flow, count, and name it while naming is running.
 //! Time is the packets' own, so a replay gives the same answer on every run.
 
-use super::counters::Counters;
+use super::counters::{Counters, LATENCY_SAMPLE_EVERY};
 use super::enforce::{decide, Enforcer, Outcome, Rules};
 use crate::capture::RawPacket;
 use crate::decode::{tcp_flags, Decoder, Packet, L4};
@@ -11,6 +11,7 @@ use crate::flow::table::{FlowTable, Lookup};
 use crate::flow::{tcp_state, Direction, EndReason, Flow, FlowKey, Timeouts};
 use crate::inspect::namer::{FlowName, NameSource, Segment};
 use std::sync::Arc;
+use std::time::Instant;
 
 /// A worker's settings.
 #[derive(Clone, Copy, Debug)]
@@ -35,6 +36,8 @@ impl Default for WorkerConfig {
 /// One worker of the engine.
 pub struct Worker {
     decoder: Decoder,
+    /// Packets seen, for sampling their processing time.
+    seen: u64,
     /// Whether this worker feeds the DNS tap itself (it sees all packets in order).
     taps_dns: bool,
     flows: Flows,
@@ -61,6 +64,7 @@ impl Worker {
     pub fn with_shared_dns(config: WorkerConfig, dns: Arc<DnsCache>, taps_dns: bool) -> Worker {
         Worker {
             decoder: Decoder::default(),
+            seen: 0,
             taps_dns,
             flows: Flows {
                 table: FlowTable::new(config.timeouts, config.max_flows),
@@ -94,6 +98,29 @@ impl Worker {
 
     /// Processes one frame; flows that end (idle, closed, reused) are handed to `ended`.
     pub fn process(&mut self, raw: &RawPacket<'_>, ended: &mut impl FnMut(Flow, EndReason)) {
+        let start = self.sample_clock();
+        self.decode_and_track(raw, ended);
+        self.record_latency(start);
+    }
+
+    /// Reads the clock for one packet in [`LATENCY_SAMPLE_EVERY`].
+    #[inline]
+    fn sample_clock(&mut self) -> Option<Instant> {
+        self.seen = self.seen.wrapping_add(1);
+        self.seen
+            .is_multiple_of(LATENCY_SAMPLE_EVERY)
+            .then(Instant::now)
+    }
+
+    #[inline]
+    fn record_latency(&mut self, start: Option<Instant>) {
+        if let Some(t) = start {
+            let ns = u64::try_from(t.elapsed().as_nanos()).unwrap_or(u64::MAX);
+            self.flows.counters.record_latency(ns);
+        }
+    }
+
+    fn decode_and_track(&mut self, raw: &RawPacket<'_>, ended: &mut impl FnMut(Flow, EndReason)) {
         let packet = match self.decoder.decode(raw.ts_ns, raw.link, raw.data) {
             Ok(p) => p,
             Err(e) => {
@@ -116,7 +143,9 @@ impl Worker {
         packet: &Packet<'_>,
         ended: &mut impl FnMut(Flow, EndReason),
     ) {
+        let start = self.sample_clock();
         track(&mut self.flows, raw, packet, ended);
+        self.record_latency(start);
     }
 
     /// Counts a capture record that was skipped (a capture-level reason).
@@ -129,6 +158,7 @@ impl Worker {
         let Flows {
             table, counters, ..
         } = &mut self.flows;
+        counters.flow_table_bytes = counters.flow_table_bytes.max(table.memory_bytes() as u64);
         table.drain(|f| finish(counters, f, EndReason::EndOfInput, ended));
     }
 }
@@ -156,6 +186,7 @@ fn track(
     }) {
         Lookup::Created(s) => {
             counters.flows += 1;
+            counters.peak_flows = counters.peak_flows.max(table.len() as u64);
             s
         }
         Lookup::Found(s) => s,
