@@ -116,11 +116,11 @@ impl fmt::Display for Summary<'_> {
                 h.len()
             )?;
         }
-        if c.peak_flows > 0 {
+        if let Some(per_flow) = c.flow_table_bytes.checked_div(c.peak_flows) {
             writeln!(
                 f,
                 "flow state  {} bytes per flow ({} flows at peak, {} bytes of tables)",
-                c.flow_table_bytes / c.peak_flows,
+                per_flow,
                 c.peak_flows,
                 c.flow_table_bytes
             )?;

@@ -228,7 +228,7 @@ mod tests {
     use super::*;
     use crate::classify::AppNames;
     use crate::decode::{Packet, L4};
-    use crate::flow::{Direction, FlowKey};
+    use crate::flow::FlowKey;
     use crate::inspect::namer::{FlowName, NameSource};
 
     /// 2024-03-12 (a Tuesday) 20:59:00 UTC; London is on GMT then.
