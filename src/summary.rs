@@ -120,9 +120,7 @@ impl fmt::Display for Summary<'_> {
             writeln!(
                 f,
                 "flow state  {} bytes per flow ({} flows at peak, {} bytes of tables)",
-                per_flow,
-                c.peak_flows,
-                c.flow_table_bytes
+                per_flow, c.peak_flows, c.flow_table_bytes
             )?;
         }
         if let Some(kib) = peak_rss_kib() {
