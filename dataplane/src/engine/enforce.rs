@@ -162,6 +162,24 @@ pub fn decide(flow: &mut Flow, ts_ns: u64, rules: &Rules, events: &EventQueue) -
     if !flow.naming_done {
         return Outcome::Pending;
     }
+    // The common case, once per packet: same rules, verdict still valid.
+    if let Some(d) = flow.decision.as_deref_mut() {
+        if d.epoch == rules.epoch {
+            match (&rules.policy, d.verdict) {
+                (None, _) => return Outcome::Pending,
+                (Some(state), Some(v)) if ts_ns < v.valid_until_ns => {
+                    return settle(d, v, state, ts_ns);
+                }
+                _ => {}
+            }
+        }
+    }
+    decide_again(flow, ts_ns, rules, events)
+}
+
+/// Classifies (on a new epoch) and decides `flow`; the slow path of [`decide`].
+#[cold]
+fn decide_again(flow: &mut Flow, ts_ns: u64, rules: &Rules, events: &EventQueue) -> Outcome {
     let name = flow.name.as_deref().and_then(|n| n.name.as_deref());
     let is_quic = flow.name.as_deref().and_then(|n| n.proto) == Some(Proto::Quic);
     let client = flow.client().socket_addr();
@@ -188,39 +206,41 @@ pub fn decide(flow: &mut Flow, ts_ns: u64, rules: &Rules, events: &EventQueue) -
     let Some(state) = &rules.policy else {
         return Outcome::Pending;
     };
-    let stale = decision.verdict.is_none_or(|v| ts_ns >= v.valid_until_ns);
-    if stale {
-        let q = Query {
-            subscriber: decision.subscriber,
-            ts_ns,
-            l4_is_udp: flow.key.l4 == crate::decode::L4::Udp,
-            is_quic,
-            name,
-            matched: decision.matched,
-            server,
-        };
-        let v = state.policy.decide(&q, &state.ledger);
-        let before = decision.verdict.map(|old| (old.action, old.rule));
-        if v.action == Action::Block && before != Some((Action::Block, v.rule)) {
-            decision.blocks += 1;
-            // A full queue counts the event as dropped.
-            events.push(BlockEvent::new(&state.policy, &q, client, &v));
-        }
-        decision.verdict = Some(v);
+    let q = Query {
+        subscriber: decision.subscriber,
+        ts_ns,
+        l4_is_udp: flow.key.l4 == crate::decode::L4::Udp,
+        is_quic,
+        name,
+        matched: decision.matched,
+        server,
+    };
+    let v = state.policy.decide(&q, &state.ledger);
+    let before = decision.verdict.map(|old| (old.action, old.rule));
+    if v.action == Action::Block && before != Some((Action::Block, v.rule)) {
+        decision.blocks += 1;
+        // A full queue counts the event as dropped.
+        events.push(BlockEvent::new(&state.policy, &q, client, &v));
     }
-    match decision.verdict.map(|v| v.action) {
-        Some(Action::Block) => Outcome::Block,
-        _ => {
-            let minute = ts_ns / NS_PER_MINUTE;
-            if decision.matched.is_some() && minute != decision.last_minute {
-                decision.last_minute = minute;
-                state
-                    .policy
-                    .account(&state.ledger, decision.subscriber, decision.matched, ts_ns);
-            }
-            Outcome::Allow
-        }
+    decision.verdict = Some(v);
+    settle(decision, v, state, ts_ns)
+}
+
+/// The outcome of a valid verdict; an allowed flow's packet counts toward quotas (once a
+/// minute per flow).
+#[inline]
+fn settle(d: &mut Decision, v: Verdict, state: &PolicyState, ts_ns: u64) -> Outcome {
+    if v.action == Action::Block {
+        return Outcome::Block;
     }
+    let minute = ts_ns / NS_PER_MINUTE;
+    if d.matched.is_some() && minute != d.last_minute {
+        d.last_minute = minute;
+        state
+            .policy
+            .account(&state.ledger, d.subscriber, d.matched, ts_ns);
+    }
+    Outcome::Allow
 }
 
 #[cfg(test)]
