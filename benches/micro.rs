@@ -154,6 +154,7 @@ fn flow(key: FlowKey, serial: u64) -> Flow {
         naming_done: false,
         namer: None,
         name: None,
+        decision: None,
     }
 }
 

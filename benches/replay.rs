@@ -23,8 +23,9 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use dataplane::capture::Capture;
-use dataplane::engine::replay::replay_files;
-use dataplane::engine::{FlowRecord, WorkerConfig};
+use dataplane::engine::replay::{replay_files, ReplayConfig, ReplaySink};
+use dataplane::engine::FlowRecord;
+use dataplane::flow::{EndReason, Flow};
 use pcgate_tools::synth::{self, Config};
 
 /// Share of flows that must be named exactly as expected.
@@ -161,44 +162,56 @@ fn floor(path: &Path) -> (u64, u64) {
     (packets, black_box(sum))
 }
 
-/// One replay through pcgate; returns (packets, flows ended, flows named).
-fn pcgate(path: &Path, workers: usize) -> (u64, u64, u64) {
-    let (mut flows, mut named) = (0u64, 0u64);
-    let counters = replay_files(
-        &[path],
-        workers,
-        WorkerConfig::default(),
-        |flow, _| {
-            flows += 1;
-            named += u64::from(flow.name.as_ref().is_some_and(|n| n.name.is_some()));
-        },
-        |_, _| {},
-    )
-    .expect("replay");
-    (counters.packets, flows, named)
+/// Counts flows and named flows as they end (the timed runs).
+#[derive(Default)]
+struct Count {
+    flows: u64,
+    named: u64,
+}
+
+impl ReplaySink for Count {
+    fn flow_ended(&mut self, flow: Flow, _: EndReason) {
+        self.flows += 1;
+        self.named += u64::from(flow.name.as_ref().is_some_and(|n| n.name.is_some()));
+    }
 }
 
 /// (l4, client, server) of a flow.
 type FlowId = (String, String, String);
 
 /// (l4, client, server) -> (proto, name) of every flow pcgate reports.
-fn pcgate_names(path: &Path, workers: usize) -> HashMap<FlowId, (Option<String>, Option<String>)> {
-    let mut out = HashMap::new();
-    replay_files(
-        &[path],
+#[derive(Default)]
+struct Names(HashMap<FlowId, (Option<String>, Option<String>)>);
+
+impl ReplaySink for Names {
+    fn flow_ended(&mut self, flow: Flow, _: EndReason) {
+        let r = FlowRecord::of(&flow, None);
+        self.0.insert(
+            (r.l4.to_owned(), r.client, r.server),
+            (r.proto.map(str::to_owned), r.name),
+        );
+    }
+}
+
+fn replay_config(workers: usize) -> ReplayConfig {
+    ReplayConfig {
         workers,
-        WorkerConfig::default(),
-        |flow, _| {
-            let r = FlowRecord::of(&flow);
-            out.insert(
-                (r.l4.to_owned(), r.client, r.server),
-                (r.proto.map(str::to_owned), r.name),
-            );
-        },
-        |_, _| {},
-    )
-    .expect("replay");
-    out
+        ..ReplayConfig::default()
+    }
+}
+
+/// One replay through pcgate (names only, no policy); returns (packets, flows, named flows).
+fn pcgate(path: &Path, workers: usize) -> (u64, u64, u64) {
+    let mut count = Count::default();
+    let counters = replay_files(&[path], &replay_config(workers), &mut count).expect("replay");
+    (counters.packets, count.flows, count.named)
+}
+
+/// pcgate's protocol and name of every flow.
+fn pcgate_names(path: &Path, workers: usize) -> HashMap<FlowId, (Option<String>, Option<String>)> {
+    let mut names = Names::default();
+    replay_files(&[path], &replay_config(workers), &mut names).expect("replay");
+    names.0
 }
 
 /// Share of expected flows pcgate names exactly (same protocol and name), with a few misses.

@@ -1,5 +1,6 @@
 //! `pcgate`: the command line that wires sources, the engine and sinks together.
 
+mod policy;
 mod replay;
 mod summary;
 
@@ -21,12 +22,16 @@ struct Cli {
 enum Command {
     /// Replay capture files (pcap or pcapng) through the engine and summarise what it saw.
     Replay(replay::Args),
+    /// Policy files.
+    #[command(subcommand)]
+    Policy(policy::Command),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Replay(args) => replay::run(args),
+        Command::Policy(cmd) => policy::run(cmd),
     };
     match result {
         Ok(code) => code,

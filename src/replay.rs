@@ -1,28 +1,49 @@
-//! `pcgate replay`: captures in, a summary and (optionally) one JSON line per flow out.
+//! `pcgate replay`: captures in; a summary, and optionally one JSON line per flow and one per
+//! block, out.
 
 use crate::summary::Summary;
-use anyhow::Context;
-use dataplane::engine::replay::replay_files;
-use dataplane::engine::{FlowRecord, WorkerConfig};
-use dataplane::flow::Timeouts;
+use anyhow::{bail, Context};
+use control::events::{BlockRecord, BlockTally};
+use dataplane::classify::{Catalog, Category, CategoryList, Matcher};
+use dataplane::engine::enforce::{Enforcer, Rules};
+use dataplane::engine::{replay_files, FlowRecord, ReplayConfig, ReplaySink, WorkerConfig};
+use dataplane::flow::{EndReason, Flow, Timeouts};
+use dataplane::policy::Policy;
 use std::fs::File;
 use std::io::{BufWriter, IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// Files larger than this get a progress bar (on a terminal only).
 const PROGRESS_MIN_BYTES: u64 = 64 << 20;
+/// Block events that may wait between two drains before they are counted as dropped.
+const EVENT_QUEUE: usize = 1 << 16;
 
 #[derive(clap::Args)]
 pub struct Args {
     /// Capture files, read in order as one stream (pcap or pcapng, detected by content).
     #[arg(required = true)]
     files: Vec<PathBuf>,
-    /// Write one JSON line per flow to PATH (`-` for standard output; the summary then goes to
+    /// Write one JSON line per flow to PATH (`-`: standard output, and the summary goes to
     /// standard error).
     #[arg(long, value_name = "PATH|-")]
     flows: Option<PathBuf>,
+    /// Decide flows with this policy file (`default`: the embedded demo policy,
+    /// fixtures/policy.toml). Without it flows are named and classified, not decided.
+    #[arg(long, value_name = "FILE|default")]
+    policy: Option<PathBuf>,
+    /// App catalog (default: the embedded fixtures/catalog/apps.toml).
+    #[arg(long, value_name = "FILE")]
+    catalog: Option<PathBuf>,
+    /// A category domain list (one domain per line, hosts-file lines, `||domain^`), as
+    /// CATEGORY=FILE; may be repeated.
+    #[arg(long = "list", value_name = "CATEGORY=FILE")]
+    lists: Vec<String>,
+    /// Write one JSON line per block event to PATH (`-`: standard output).
+    #[arg(long, value_name = "PATH|-")]
+    events: Option<PathBuf>,
     /// Worker threads (default: the number of cores). 1 runs everything on this thread.
     #[arg(long)]
     workers: Option<usize>,
@@ -34,23 +55,118 @@ pub struct Args {
     udp_idle: u32,
 }
 
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let to_stdout = args.flows.as_deref().is_some_and(|p| p.as_os_str() == "-");
-    let mut out: Option<Box<dyn Write>> = match &args.flows {
+fn is_stdout(p: &Option<PathBuf>) -> bool {
+    p.as_deref().is_some_and(|p| p.as_os_str() == "-")
+}
+
+fn open_output(p: &Option<PathBuf>) -> anyhow::Result<Option<Box<dyn Write>>> {
+    Ok(match p {
         None => None,
-        Some(_) if to_stdout => Some(Box::new(BufWriter::new(std::io::stdout().lock()))),
+        Some(_) if is_stdout(p) => Some(Box::new(BufWriter::new(std::io::stdout().lock()))),
         Some(p) => Some(Box::new(BufWriter::new(
             File::create(p).with_context(|| format!("cannot create {}", p.display()))?,
         ))),
+    })
+}
+
+/// Loads catalog, lists and policy; any error names its file (and line).
+pub fn load_rules(
+    catalog: Option<&Path>,
+    lists: &[String],
+    policy: Option<&Path>,
+) -> anyhow::Result<Enforcer> {
+    let catalog = match catalog {
+        Some(p) => Catalog::load(p)?,
+        None => Catalog::embedded_default()?,
     };
-    let config = WorkerConfig {
-        timeouts: Timeouts {
-            tcp_idle_s: args.tcp_idle,
-            udp_idle_s: args.udp_idle,
-            ..Timeouts::default()
-        },
-        ..WorkerConfig::default()
+    let mut parsed = Vec::new();
+    for spec in lists {
+        let Some((category, file)) = spec.split_once('=') else {
+            bail!("--list {spec}: expected CATEGORY=FILE");
+        };
+        let Some(category) = Category::from_name(category) else {
+            bail!("--list {spec}: unknown category {category:?}");
+        };
+        let list = CategoryList::load(file, category)?;
+        if list.report().invalid_total() > 0 {
+            eprintln!(
+                "pcgate: warning: {file}: {} lines skipped as invalid",
+                list.report().invalid_total()
+            );
+        }
+        parsed.push(list);
+    }
+    let policy = match policy {
+        None => None,
+        Some(p) if p.as_os_str() == "default" => Some(Policy::embedded_default(&catalog)?),
+        Some(p) => Some(Policy::load(p, &catalog)?),
     };
+    let matcher = Matcher::build(&catalog, &parsed);
+    Ok(Enforcer::new(
+        Arc::new(catalog),
+        Arc::new(matcher),
+        policy,
+        EVENT_QUEUE,
+    ))
+}
+
+struct Output {
+    flows: Option<Box<dyn Write>>,
+    events: Option<Box<dyn Write>>,
+    enforcer: Arc<Enforcer>,
+    rules: Arc<Rules>,
+    tally: BlockTally,
+    bar: Option<indicatif::ProgressBar>,
+    error: Option<std::io::Error>,
+}
+
+impl Output {
+    fn write_line(w: &mut Option<Box<dyn Write>>, error: &mut Option<std::io::Error>, line: &str) {
+        if let (Some(w), None) = (w.as_mut(), &*error) {
+            if let Err(e) = writeln!(w, "{line}") {
+                *error = Some(e);
+            }
+        }
+    }
+}
+
+impl ReplaySink for Output {
+    fn flow_ended(&mut self, flow: Flow, _reason: EndReason) {
+        if self.flows.is_some() {
+            if self.rules.epoch != self.enforcer.epoch() {
+                self.rules = self.enforcer.rules();
+            }
+            let record = FlowRecord::of(&flow, Some(&self.rules));
+            let line = serde_json::to_string(&record).expect("flow record serialises");
+            Self::write_line(&mut self.flows, &mut self.error, &line);
+        }
+    }
+
+    fn tick(&mut self, done: u64, total: u64) {
+        while let Some(ev) = self.enforcer.events().pop() {
+            let record = BlockRecord::of(&ev, &self.rules.catalog);
+            self.tally.add(&record);
+            if self.events.is_some() {
+                let line = serde_json::to_string(&record).expect("block record serialises");
+                Self::write_line(&mut self.events, &mut self.error, &line);
+            }
+        }
+        if let Some(bar) = &self.bar {
+            bar.set_length(total);
+            bar.set_position(done);
+        }
+    }
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if is_stdout(&args.flows) && is_stdout(&args.events) {
+        bail!("--flows - and --events - cannot both go to standard output");
+    }
+    let enforcer = Arc::new(load_rules(
+        args.catalog.as_deref(),
+        &args.lists,
+        args.policy.as_deref(),
+    )?);
     let total: u64 = args
         .files
         .iter()
@@ -67,47 +183,52 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         );
         bar
     });
-    let paths: Vec<&std::path::Path> = args.files.iter().map(PathBuf::as_path).collect();
-    let mut write_error = None;
+    let mut out = Output {
+        flows: open_output(&args.flows)?,
+        events: open_output(&args.events)?,
+        rules: enforcer.rules(),
+        enforcer: enforcer.clone(),
+        tally: BlockTally::default(),
+        bar,
+        error: None,
+    };
+    let config = ReplayConfig {
+        workers: args.workers.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+        }),
+        worker: WorkerConfig {
+            timeouts: Timeouts {
+                tcp_idle_s: args.tcp_idle,
+                udp_idle_s: args.udp_idle,
+                ..Timeouts::default()
+            },
+            ..WorkerConfig::default()
+        },
+        enforcer: Some(enforcer.clone()),
+    };
+    let paths: Vec<&Path> = args.files.iter().map(PathBuf::as_path).collect();
     let start = Instant::now();
-    let workers = args.workers.unwrap_or_else(|| {
-        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
-    });
-    let counters = replay_files(
-        &paths,
-        workers,
-        config,
-        |flow, _reason| {
-            if let (Some(w), None) = (out.as_mut(), &write_error) {
-                let line =
-                    serde_json::to_string(&FlowRecord::of(&flow)).expect("record serialises");
-                if let Err(e) = writeln!(w, "{line}") {
-                    write_error = Some(e);
-                }
-            }
-        },
-        |done, total| {
-            if let Some(bar) = &bar {
-                bar.set_length(total);
-                bar.set_position(done);
-            }
-        },
-    )?;
+    let counters = replay_files(&paths, &config, &mut out)?;
     let elapsed = start.elapsed();
-    if let Some(bar) = bar {
+    if let Some(bar) = out.bar.take() {
         bar.finish_and_clear();
     }
-    if let Some(e) = write_error {
-        return Err(e).context("cannot write flow records");
+    if let Some(e) = out.error.take() {
+        return Err(e).context("cannot write output");
     }
-    if let Some(mut w) = out {
-        w.flush().context("cannot write flow records")?;
+    for w in [out.flows.as_mut(), out.events.as_mut()]
+        .into_iter()
+        .flatten()
+    {
+        w.flush().context("cannot write output")?;
     }
     let summary = Summary {
         counters: &counters,
         elapsed,
+        blocks: enforcer.rules().policy.is_some().then_some(&out.tally),
+        events_dropped: enforcer.events().dropped(),
     };
-    if to_stdout {
+    if is_stdout(&args.flows) || is_stdout(&args.events) {
         eprint!("{summary}");
     } else {
         print!("{summary}");

@@ -1,5 +1,6 @@
 //! The human summary printed at the end of a replay.
 
+use control::events::BlockTally;
 use dataplane::engine::counters::PROTOS;
 use dataplane::engine::Counters;
 use std::fmt;
@@ -20,6 +21,10 @@ const DAMAGE: [&str; 7] = [
 pub struct Summary<'a> {
     pub counters: &'a Counters,
     pub elapsed: Duration,
+    /// Blocks, when a policy decided flows.
+    pub blocks: Option<&'a BlockTally>,
+    /// Block events that did not fit the queue.
+    pub events_dropped: u64,
 }
 
 impl Summary<'_> {
@@ -32,8 +37,20 @@ impl Summary<'_> {
                 (n > 0).then(|| format!("{r} {n}"))
             })
             .collect();
-        (!damaged.is_empty())
-            .then(|| format!("damaged input skipped and counted: {}", damaged.join(", ")))
+        let mut warnings = Vec::new();
+        if !damaged.is_empty() {
+            warnings.push(format!(
+                "damaged input skipped and counted: {}",
+                damaged.join(", ")
+            ));
+        }
+        if self.events_dropped > 0 {
+            warnings.push(format!(
+                "{} block events dropped (queue full)",
+                self.events_dropped
+            ));
+        }
+        (!warnings.is_empty()).then(|| warnings.join("; "))
     }
 }
 
@@ -52,9 +69,9 @@ impl fmt::Display for Summary<'_> {
         let named: u64 = c.named.iter().sum::<u64>() + c.named_from_dns;
         writeln!(f, "named flows {named}")?;
         for (p, n) in PROTOS.iter().zip(c.named) {
-            writeln!(f, "  {:<9} {n}", p.as_str())?;
+            writeln!(f, "  {:<10} {n}", p.as_str())?;
         }
-        writeln!(f, "  {:<9} {}", "dns-answer", c.named_from_dns)?;
+        writeln!(f, "  {:<10} {}", "dns-answer", c.named_from_dns)?;
         if !c.reasons.is_empty() {
             writeln!(f, "skipped or malformed")?;
             let mut reasons = c.reasons.clone();
@@ -63,7 +80,59 @@ impl fmt::Display for Summary<'_> {
                 writeln!(f, "  {r:<24} {n}")?;
             }
         }
+        if let Some(t) = self.blocks {
+            writeln!(
+                f,
+                "blocks      {} ({} packets blocked)",
+                t.total, c.blocked_packets
+            )?;
+            for (title, map) in [
+                ("by app", &t.by_app),
+                ("by category", &t.by_category),
+                ("by subscriber", &t.by_subscriber),
+            ] {
+                if map.is_empty() {
+                    continue;
+                }
+                writeln!(f, "  {title}")?;
+                for (k, n) in map {
+                    writeln!(f, "    {k:<22} {n}")?;
+                }
+            }
+            if self.events_dropped > 0 {
+                writeln!(f, "  events dropped         {}", self.events_dropped)?;
+            }
+        }
         writeln!(f, "elapsed     {:.3} s", secs)?;
-        writeln!(f, "rate        {:.0} packets/s", pps)
+        writeln!(f, "rate        {:.0} packets/s", pps)?;
+        let h = &c.latency_ns;
+        if !h.is_empty() {
+            writeln!(
+                f,
+                "latency     p50 {} ns, p99 {} ns, p99.9 {} ns per packet ({} sampled)",
+                h.value_at_quantile(0.5),
+                h.value_at_quantile(0.99),
+                h.value_at_quantile(0.999),
+                h.len()
+            )?;
+        }
+        if let Some(per_flow) = c.flow_table_bytes.checked_div(c.peak_flows) {
+            writeln!(
+                f,
+                "flow state  {} bytes per flow ({} flows at peak, {} bytes of tables)",
+                per_flow, c.peak_flows, c.flow_table_bytes
+            )?;
+        }
+        if let Some(kib) = peak_rss_kib() {
+            writeln!(f, "peak memory {} MiB resident", kib / 1024)?;
+        }
+        Ok(())
     }
+}
+
+/// The process's peak resident set size, where the system tells it (Linux: VmHWM).
+fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }

@@ -6,8 +6,8 @@
 //! answers (`dns_answer`) are not in the flow's bytes, so they are reported apart and not counted
 //! as the flow's own name. Prints the figures and every disagreement.
 
-use dataplane::engine::replay::replay_files;
-use dataplane::engine::{FlowRecord, WorkerConfig};
+use dataplane::engine::{replay_files, FlowRecord, ReplayConfig, ReplaySink};
+use dataplane::flow::{EndReason, Flow};
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -34,6 +34,20 @@ fn key(l4: &str, a: &str, b: &str) -> FlowKey {
     let (a, b) = (canon(a), canon(b));
     let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
     (l4.to_owned(), lo, hi)
+}
+
+/// Flow records by key.
+#[derive(Default)]
+struct Flows(HashMap<FlowKey, Vec<FlowRecord>>);
+
+impl ReplaySink for Flows {
+    fn flow_ended(&mut self, flow: Flow, _: EndReason) {
+        let r = FlowRecord::of(&flow, None);
+        self.0
+            .entry(key(r.l4, &r.client, &r.server))
+            .or_default()
+            .push(r);
+    }
 }
 
 fn corpus_dir() -> PathBuf {
@@ -75,21 +89,8 @@ fn corpus_flows_get_the_names_ndpi_and_tshark_agree_on() {
     for path in &pcaps {
         let file = path.file_name().unwrap().to_string_lossy().into_owned();
         let result = std::panic::catch_unwind(|| {
-            let mut flows: HashMap<FlowKey, Vec<FlowRecord>> = HashMap::new();
-            replay_files(
-                &[path.as_path()],
-                1,
-                WorkerConfig::default(),
-                |flow, _| {
-                    let r = FlowRecord::of(&flow);
-                    flows
-                        .entry(key(r.l4, &r.client, &r.server))
-                        .or_default()
-                        .push(r);
-                },
-                |_, _| {},
-            )
-            .map(|_| flows)
+            let mut flows = Flows::default();
+            replay_files(&[path.as_path()], &ReplayConfig::default(), &mut flows).map(|_| flows.0)
         });
         let flows = match result {
             Ok(Ok(flows)) => flows,

@@ -1,4 +1,7 @@
-//! pcgate's control side: loads policy and catalog, drains the data plane's queues into sinks.
-//! Thin for now: the embedded default needs none of the outside services.
+//! pcgate's control side: what lies between the data plane's queues and snapshots and the
+//! systems around it. For now the embedded default: block events as JSON-line records with
+//! tallies ([`events`]). The data plane never knows this crate exists.
+
+pub mod events;
 
 pub use dataplane;

@@ -2,7 +2,9 @@
 //! 802.1Q, Linux SLL, raw IP, IPv4/IPv6, TCP/UDP, GTP-U), conversation builders (TCP with
 //! out-of-order segments and retransmissions, UDP), application payloads (TLS, QUIC Initial,
 //! HTTP, DNS), and [`flow::Flow`], which ties a conversation to what a classifier is expected
-//! to find in it. Everything is deterministic: filler bytes come from a seeded [`rng::Rng`].
+//! to find in it; and [`synth`], a traffic synthesizer that streams large captures of a simulated
+//! mobile evening to disk. Everything is deterministic: filler bytes come from a seeded
+//! [`rng::Rng`].
 
 #![forbid(unsafe_code)]
 

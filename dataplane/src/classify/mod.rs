@@ -1,7 +1,21 @@
 //! Turning a flow's name (or, failing that, its server address) into an application and a
 //! category: the app catalog, large category domain lists, and the matcher that looks names up
 //! (exact name, longest suffix on label boundaries, Aho-Corasick substrings, IP prefixes).
-//! (skeleton: the shared vocabulary; catalog and matcher to be written)
+//!
+//! - [`catalog`]: the application catalog, loaded from TOML (the default one is embedded).
+//! - [`lists`]: large category lists (one domain per line, hosts files, `||domain^`).
+//! - [`domains`]: the compact domain-name set behind both.
+//! - [`matcher`]: built from a catalog and lists; looks names and addresses up without
+//!   allocating.
+
+pub mod catalog;
+pub mod domains;
+pub mod lists;
+pub mod matcher;
+
+pub use catalog::{App, Catalog, CatalogError, DomainRule, IpPrefix, ValidationError};
+pub use lists::{CategoryList, LineProblem, ListError, LoadReport};
+pub use matcher::{Matcher, MatcherStats};
 
 use serde::{Deserialize, Serialize};
 

@@ -1,9 +1,14 @@
-//! Per-worker counters: plain integers owned by one worker, summed when read ([`Counters::merge`]).
+//! Per-worker counters: plain integers owned by one worker, summed when read ([`Counters::merge`]),
+//! and a histogram of per-packet processing time.
 
 use crate::inspect::namer::{NameSource, Proto};
+use hdrhistogram::Histogram;
+
+/// Highest processing time the latency histogram tracks (larger ones are clamped to it).
+const LATENCY_MAX_NS: u64 = 1_000_000_000;
 
 /// What a worker has seen.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct Counters {
     /// Frames handed to the worker.
     pub packets: u64,
@@ -13,12 +18,44 @@ pub struct Counters {
     pub tracked: u64,
     /// Flows created.
     pub flows: u64,
+    /// Packets of flows whose verdict was block (dropped, or answered with a reset, inline).
+    pub blocked_packets: u64,
     /// Flows ended, by protocol named (index: [`proto_index`]).
     pub named: [u64; 4],
     /// Flows ended whose name came from an earlier DNS answer.
     pub named_from_dns: u64,
     /// Frames or flows not processed, by reason; few distinct reasons, so a short list.
     pub reasons: Vec<(&'static str, u64)>,
+    /// Most flows the worker's table held at once (summed over workers: an upper bound).
+    pub peak_flows: u64,
+    /// Bytes of the flow tables' own structures at their largest.
+    pub flow_table_bytes: u64,
+    /// Processing time per packet in nanoseconds, sampled (one packet in
+    /// [`LATENCY_SAMPLE_EVERY`]).
+    pub latency_ns: Histogram<u64>,
+}
+
+/// One packet in this many has its processing time measured (a clock read costs about as much
+/// as a quarter of a packet's work, so not every packet pays it).
+pub const LATENCY_SAMPLE_EVERY: u64 = 16;
+
+impl Default for Counters {
+    fn default() -> Self {
+        Counters {
+            packets: 0,
+            bytes: 0,
+            tracked: 0,
+            flows: 0,
+            blocked_packets: 0,
+            named: [0; 4],
+            named_from_dns: 0,
+            reasons: Vec::new(),
+            peak_flows: 0,
+            flow_table_bytes: 0,
+            latency_ns: Histogram::new_with_bounds(1, LATENCY_MAX_NS, 3)
+                .expect("static histogram bounds are valid"),
+        }
+    }
 }
 
 /// Index of a protocol in [`Counters::named`].
@@ -37,6 +74,12 @@ impl Counters {
     /// Counts one occurrence of `reason`.
     pub fn count(&mut self, reason: &'static str) {
         self.count_n(reason, 1);
+    }
+
+    /// Records one sampled packet's processing time.
+    pub fn record_latency(&mut self, ns: u64) {
+        self.latency_ns
+            .saturating_record(ns.clamp(1, LATENCY_MAX_NS));
     }
 
     pub fn count_n(&mut self, reason: &'static str, n: u64) {
@@ -68,10 +111,15 @@ impl Counters {
         self.bytes += other.bytes;
         self.tracked += other.tracked;
         self.flows += other.flows;
+        self.blocked_packets += other.blocked_packets;
         for (a, b) in self.named.iter_mut().zip(other.named) {
             *a += b;
         }
         self.named_from_dns += other.named_from_dns;
+        self.peak_flows += other.peak_flows;
+        self.flow_table_bytes += other.flow_table_bytes;
+        // Both histograms have the same bounds, so adding cannot fail.
+        let _ = self.latency_ns.add(&other.latency_ns);
         for &(r, n) in &other.reasons {
             self.count_n(r, n);
         }
@@ -100,7 +148,11 @@ mod tests {
         b.count("truncated");
         b.count("not_ip");
         b.flow_named(Some(Proto::Tls), Some(NameSource::Sni));
+        a.record_latency(100);
+        b.record_latency(300);
         a.merge(&b);
+        assert_eq!(a.latency_ns.len(), 2);
+        assert_eq!(a.latency_ns.max(), 300);
         assert_eq!((a.packets, a.bytes, a.flows), (3, 15, 1));
         assert_eq!(a.reason("truncated"), 2);
         assert_eq!(a.reason("not_ip"), 1);

@@ -4,6 +4,7 @@
 
 pub mod counters;
 pub mod dns_tap;
+pub mod enforce;
 pub mod parallel;
 pub mod record;
 pub mod replay;
@@ -11,4 +12,5 @@ pub mod worker;
 
 pub use counters::Counters;
 pub use record::FlowRecord;
+pub use replay::{replay_files, ReplayConfig, ReplaySink};
 pub use worker::{Worker, WorkerConfig};

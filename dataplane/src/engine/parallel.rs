@@ -12,6 +12,8 @@
 //! thread in batches and are handed to the caller there.
 
 use super::counters::Counters;
+use super::enforce::Enforcer;
+use super::replay::{ReplayConfig, ReplaySink, TICK_PACKETS};
 use super::worker::{Worker, WorkerConfig};
 use crate::capture::{Capture, RawPacket};
 use crate::decode::{Decoder, Packet};
@@ -35,16 +37,14 @@ struct Item<'a> {
 
 type Batch<'a> = Vec<Item<'a>>;
 
-/// Replays `captures` with `workers` workers; see the module documentation.
+/// Replays `captures` with `config.workers` workers; see the module documentation.
 pub fn run<'a>(
     captures: &'a [Capture],
-    workers: usize,
-    config: WorkerConfig,
-    ended: &mut impl FnMut(Flow, EndReason),
-    progress: &mut impl FnMut(u64, u64),
+    config: &ReplayConfig,
+    sink: &mut impl ReplaySink,
 ) -> Counters {
-    let workers = workers.max(1);
-    let dns = Arc::new(DnsCache::new(config.dns_cache_entries));
+    let workers = config.workers.max(1);
+    let dns = Arc::new(DnsCache::new(config.worker.dns_cache_entries));
     let (flows_tx, flows_rx) = unbounded::<Vec<(Flow, EndReason)>>();
     std::thread::scope(|scope| {
         let mut lanes = Vec::with_capacity(workers);
@@ -54,7 +54,8 @@ pub fn run<'a>(
             let (back_tx, back_rx) = bounded::<Batch<'a>>(QUEUE + 2);
             let dns = Arc::clone(&dns);
             let flows_tx = flows_tx.clone();
-            handles.push(scope.spawn(move || work(config, dns, rx, back_tx, flows_tx)));
+            let (worker, enforcer) = (config.worker, config.enforcer.clone());
+            handles.push(scope.spawn(move || work(worker, enforcer, dns, rx, back_tx, flows_tx)));
             lanes.push(Lane {
                 tx,
                 back: back_rx,
@@ -62,7 +63,7 @@ pub fn run<'a>(
             });
         }
         drop(flows_tx);
-        let mut counters = dispatch(captures, &mut lanes, &dns, &flows_rx, ended, progress);
+        let mut counters = dispatch(captures, &mut lanes, &dns, &flows_rx, sink);
         drop(lanes);
         for h in handles {
             match h.join() {
@@ -72,9 +73,11 @@ pub fn run<'a>(
         }
         for batch in flows_rx.iter() {
             for (f, r) in batch {
-                ended(f, r);
+                sink.flow_ended(f, r);
             }
         }
+        let total = captures.iter().map(|c| c.len() as u64).sum();
+        sink.tick(total, total);
         counters
     })
 }
@@ -113,8 +116,7 @@ fn dispatch<'a>(
     lanes: &mut [Lane<'a>],
     dns: &DnsCache,
     flows_rx: &Receiver<Vec<(Flow, EndReason)>>,
-    ended: &mut impl FnMut(Flow, EndReason),
-    progress: &mut impl FnMut(u64, u64),
+    sink: &mut impl ReplaySink,
 ) -> Counters {
     let mut counters = Counters::default();
     let mut decoder = Decoder::default();
@@ -126,13 +128,13 @@ fn dispatch<'a>(
         let mut packets = capture.packets();
         while let Some(item) = packets.next() {
             seen = seen.wrapping_add(1);
-            if seen % 65_536 == 0 {
-                progress(done + packets.offset() as u64, total);
+            if seen.is_multiple_of(TICK_PACKETS) {
                 while let Ok(batch) = flows_rx.try_recv() {
                     for (f, r) in batch {
-                        ended(f, r);
+                        sink.flow_ended(f, r);
                     }
                 }
+                sink.tick(done + packets.offset() as u64, total);
             }
             let raw = match item {
                 Ok(raw) => raw,
@@ -170,7 +172,6 @@ fn dispatch<'a>(
             lanes[lane].push(item);
         }
         done += capture.len() as u64;
-        progress(done, total);
     }
     for lane in lanes.iter_mut() {
         lane.flush();
@@ -186,12 +187,16 @@ fn rebase<'a>(packet: &Packet<'_>, frame: &'a [u8]) -> Option<&'a [u8]> {
 
 fn work<'a>(
     config: WorkerConfig,
+    enforcer: Option<Arc<Enforcer>>,
     dns: Arc<DnsCache>,
     rx: Receiver<Batch<'a>>,
     back: Sender<Batch<'a>>,
     flows: Sender<Vec<(Flow, EndReason)>>,
 ) -> Counters {
     let mut worker = Worker::with_shared_dns(config, dns, false);
+    if let Some(e) = enforcer {
+        worker = worker.with_enforcer(e);
+    }
     let mut out: Vec<(Flow, EndReason)> = Vec::new();
     for mut batch in rx.iter() {
         for item in batch.drain(..) {

@@ -1,6 +1,7 @@
 //! The flow record: what `pcgate replay --flows` prints, one JSON object per line, for every flow
 //! when it ends.
 
+use super::enforce::Rules;
 use crate::flow::Flow;
 use serde::Serialize;
 
@@ -30,10 +31,47 @@ pub struct FlowRecord {
     pub first_ts: String,
     pub last_ts: String,
     pub teid: Option<u32>,
+    /// With rules: the application and category (null when unknown).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub app: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub category: Option<Option<&'static str>>,
+    /// With a policy: the subscriber id (`default` for unlisted ones), the last verdict
+    /// (`allow`/`block`, null when the flow was never decided) and the rule that gave it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subscriber: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<Option<&'static str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<Option<String>>,
 }
 
 impl FlowRecord {
-    pub fn of(flow: &Flow) -> FlowRecord {
+    /// The record of `flow`; with `rules`, also its application, and with a policy its
+    /// subscriber and verdict.
+    pub fn of(flow: &Flow, rules: Option<&Rules>) -> FlowRecord {
+        let mut r = FlowRecord::named(flow);
+        let Some(rules) = rules else { return r };
+        let d = flow.decision.as_deref();
+        let matched = d.and_then(|d| d.matched);
+        r.app = Some(
+            matched
+                .and_then(|m| m.app)
+                .and_then(|a| rules.catalog.app(a))
+                .map(|a| a.id.clone()),
+        );
+        r.category = Some(matched.map(|m| m.category.as_str()));
+        if let Some(state) = &rules.policy {
+            let sub = d.map_or(crate::policy::SubscriberRef::Default, |d| d.subscriber);
+            r.subscriber = Some(state.policy.subscriber_id(sub).to_owned());
+            let verdict = d.and_then(|d| d.verdict);
+            r.verdict = Some(verdict.map(|v| v.action.as_str()));
+            r.rule = Some(verdict.map(|v| state.policy.rule_label(v.rule).to_string()));
+        }
+        r
+    }
+
+    fn named(flow: &Flow) -> FlowRecord {
         let name = flow.name.as_deref();
         FlowRecord {
             l4: flow.key.l4.as_str(),
@@ -54,6 +92,11 @@ impl FlowRecord {
             first_ts: rfc3339(flow.first_ts),
             last_ts: rfc3339(flow.last_ts),
             teid: flow.teid,
+            app: None,
+            category: None,
+            subscriber: None,
+            verdict: None,
+            rule: None,
         }
     }
 }

@@ -1,55 +1,85 @@
-//! Replaying capture files through one [`Worker`]: the loop that `pcgate replay`, the corpus test
+//! Replaying capture files through the engine: the loop that `pcgate replay`, the corpus test
 //! and the benchmarks share. Damage inside a capture is counted and reading goes on; only a file
 //! that cannot be opened at all is an error.
 
-use super::{Counters, Worker, WorkerConfig};
+use super::enforce::Enforcer;
+use super::{parallel, Counters, Worker, WorkerConfig};
 use crate::capture::{Capture, CaptureError};
 use crate::flow::{EndReason, Flow};
 use std::path::Path;
+use std::sync::Arc;
 
-/// Replays `paths` in order as one stream of packets (flows continue across files), handing each
-/// flow to `ended` when it ends; all flows still open at the end are ended too. `progress` is
-/// called now and then with (bytes read, bytes in all files). With more than one worker the
-/// parallel engine runs; the flows and counters are the same whatever the number of workers
-/// (only the order in which flows end may differ).
+/// Packets between two calls of [`ReplaySink::tick`].
+pub(crate) const TICK_PACKETS: u32 = 65_536;
+
+/// How to replay.
+#[derive(Clone, Debug, Default)]
+pub struct ReplayConfig {
+    /// Worker threads; 0 or 1 runs everything on the calling thread.
+    pub workers: usize,
+    pub worker: WorkerConfig,
+    /// Decide flows with these rules; `None` only names them.
+    pub enforcer: Option<Arc<Enforcer>>,
+}
+
+/// Where a replay's results go. Called on the replaying thread only.
+pub trait ReplaySink {
+    /// A flow ended (idle, closed, reused, or end of input).
+    fn flow_ended(&mut self, flow: Flow, reason: EndReason);
+
+    /// Called every so often and once at the end: bytes of capture read so far and in all. A
+    /// place to drain queues and move a progress bar.
+    fn tick(&mut self, _done: u64, _total: u64) {}
+}
+
+/// Replays `paths` in order as one stream of packets (flows continue across files). With more
+/// than one worker the parallel engine runs; the flows and counters are the same whatever the
+/// number of workers (only the order in which flows end may differ).
 pub fn replay_files(
     paths: &[&Path],
-    workers: usize,
-    config: WorkerConfig,
-    mut ended: impl FnMut(Flow, EndReason),
-    mut progress: impl FnMut(u64, u64),
+    config: &ReplayConfig,
+    sink: &mut impl ReplaySink,
 ) -> Result<Counters, CaptureError> {
     let captures = paths
         .iter()
         .map(|p| Capture::open(p))
         .collect::<Result<Vec<_>, _>>()?;
-    if workers > 1 {
-        let mut counters =
-            super::parallel::run(&captures, workers, config, &mut ended, &mut progress);
-        counters.reasons.sort();
-        return Ok(counters);
-    }
+    let mut counters = if config.workers > 1 {
+        parallel::run(&captures, config, sink)
+    } else {
+        replay_on_this_thread(&captures, config, sink)
+    };
+    counters.reasons.sort();
+    Ok(counters)
+}
+
+fn replay_on_this_thread(
+    captures: &[Capture],
+    config: &ReplayConfig,
+    sink: &mut impl ReplaySink,
+) -> Counters {
     let total: u64 = captures.iter().map(|c| c.len() as u64).sum();
-    let mut worker = Worker::new(config);
+    let mut worker = Worker::new(config.worker);
+    if let Some(e) = &config.enforcer {
+        worker = worker.with_enforcer(e.clone());
+    }
     let mut done = 0u64;
-    for capture in &captures {
+    for capture in captures {
         let mut packets = capture.packets();
         let mut n = 0u32;
         while let Some(item) = packets.next() {
             match item {
-                Ok(raw) => worker.process(&raw, &mut ended),
+                Ok(raw) => worker.process(&raw, &mut |f: Flow, r| sink.flow_ended(f, r)),
                 Err(skip) => worker.count_skip(skip.as_str()),
             }
             n = n.wrapping_add(1);
-            if n % 65_536 == 0 {
-                progress(done + packets.offset() as u64, total);
+            if n.is_multiple_of(TICK_PACKETS) {
+                sink.tick(done + packets.offset() as u64, total);
             }
         }
         done += capture.len() as u64;
-        progress(done, total);
     }
-    worker.finish(&mut ended);
-    let mut counters = worker.counters().clone();
-    counters.reasons.sort();
-    Ok(counters)
+    worker.finish(&mut |f: Flow, r| sink.flow_ended(f, r));
+    sink.tick(total, total);
+    worker.counters().clone()
 }

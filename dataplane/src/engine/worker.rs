@@ -2,7 +2,8 @@
 //! for its flows: decode, find or create the flow, count, and name it while naming is running.
 //! Time is the packets' own, so a replay gives the same answer on every run.
 
-use super::counters::Counters;
+use super::counters::{Counters, LATENCY_SAMPLE_EVERY};
+use super::enforce::{decide, Enforcer, Outcome, Rules};
 use crate::capture::RawPacket;
 use crate::decode::{tcp_flags, Decoder, Packet, L4};
 use crate::flow::dns_cache::DnsCache;
@@ -10,6 +11,7 @@ use crate::flow::table::{FlowTable, Lookup};
 use crate::flow::{tcp_state, Direction, EndReason, Flow, FlowKey, Timeouts};
 use crate::inspect::namer::{FlowName, NameSource, Segment};
 use std::sync::Arc;
+use std::time::Instant;
 
 /// A worker's settings.
 #[derive(Clone, Copy, Debug)]
@@ -34,10 +36,19 @@ impl Default for WorkerConfig {
 /// One worker of the engine.
 pub struct Worker {
     decoder: Decoder,
-    table: FlowTable,
-    dns: Arc<DnsCache>,
+    /// Packets seen, for sampling their processing time.
+    seen: u64,
     /// Whether this worker feeds the DNS tap itself (it sees all packets in order).
     taps_dns: bool,
+    flows: Flows,
+}
+
+/// Everything of a worker but its decoder (whose output borrows it while a packet is tracked).
+struct Flows {
+    table: FlowTable,
+    dns: Arc<DnsCache>,
+    /// Decides flows when set, with the snapshot of rules last loaded from it.
+    enforcement: Option<(Arc<Enforcer>, Arc<Rules>)>,
     counters: Counters,
 }
 
@@ -53,49 +64,76 @@ impl Worker {
     pub fn with_shared_dns(config: WorkerConfig, dns: Arc<DnsCache>, taps_dns: bool) -> Worker {
         Worker {
             decoder: Decoder::default(),
-            table: FlowTable::new(config.timeouts, config.max_flows),
-            dns,
+            seen: 0,
             taps_dns,
-            counters: Counters::default(),
+            flows: Flows {
+                table: FlowTable::new(config.timeouts, config.max_flows),
+                dns,
+                enforcement: None,
+                counters: Counters::default(),
+            },
         }
     }
 
+    /// Decides flows with the rules `enforcer` publishes.
+    pub fn with_enforcer(mut self, enforcer: Arc<Enforcer>) -> Worker {
+        let rules = enforcer.rules();
+        self.flows.enforcement = Some((enforcer, rules));
+        self
+    }
+
     pub fn counters(&self) -> &Counters {
-        &self.counters
+        &self.flows.counters
     }
 
     /// Flows alive now.
     pub fn flows(&self) -> usize {
-        self.table.len()
+        self.flows.table.len()
     }
 
     /// Bytes of flow state held by the table (not counting names and inspection buffers).
     pub fn flow_memory_bytes(&self) -> usize {
-        self.table.memory_bytes()
+        self.flows.table.memory_bytes()
     }
 
     /// Processes one frame; flows that end (idle, closed, reused) are handed to `ended`.
     pub fn process(&mut self, raw: &RawPacket<'_>, ended: &mut impl FnMut(Flow, EndReason)) {
+        let start = self.sample_clock();
+        self.decode_and_track(raw, ended);
+        self.record_latency(start);
+    }
+
+    /// Reads the clock for one packet in [`LATENCY_SAMPLE_EVERY`].
+    #[inline]
+    fn sample_clock(&mut self) -> Option<Instant> {
+        self.seen = self.seen.wrapping_add(1);
+        self.seen
+            .is_multiple_of(LATENCY_SAMPLE_EVERY)
+            .then(Instant::now)
+    }
+
+    #[inline]
+    fn record_latency(&mut self, start: Option<Instant>) {
+        if let Some(t) = start {
+            let ns = u64::try_from(t.elapsed().as_nanos()).unwrap_or(u64::MAX);
+            self.flows.counters.record_latency(ns);
+        }
+    }
+
+    fn decode_and_track(&mut self, raw: &RawPacket<'_>, ended: &mut impl FnMut(Flow, EndReason)) {
         let packet = match self.decoder.decode(raw.ts_ns, raw.link, raw.data) {
             Ok(p) => p,
             Err(e) => {
-                self.counters.packets += 1;
-                self.counters.bytes += u64::from(raw.orig_len);
-                self.counters.count(e.reason());
+                self.flows.counters.packets += 1;
+                self.flows.counters.bytes += u64::from(raw.orig_len);
+                self.flows.counters.count(e.reason());
                 return;
             }
         };
         if self.taps_dns {
-            super::dns_tap::tap(&packet, raw.ts_ns, &self.dns);
+            super::dns_tap::tap(&packet, raw.ts_ns, &self.flows.dns);
         }
-        Self::track(
-            &mut self.table,
-            &self.dns,
-            &mut self.counters,
-            raw,
-            &packet,
-            ended,
-        );
+        track(&mut self.flows, raw, &packet, ended);
     }
 
     /// Processes a frame already decoded (by a dispatcher) into `packet`.
@@ -105,91 +143,93 @@ impl Worker {
         packet: &Packet<'_>,
         ended: &mut impl FnMut(Flow, EndReason),
     ) {
-        Self::track(
-            &mut self.table,
-            &self.dns,
-            &mut self.counters,
-            raw,
-            packet,
-            ended,
-        );
-    }
-
-    /// Counts a frame that a dispatcher could not decode.
-    pub fn count_undecoded(&mut self, raw: &RawPacket<'_>, reason: &'static str) {
-        self.counters.packets += 1;
-        self.counters.bytes += u64::from(raw.orig_len);
-        self.counters.count(reason);
-    }
-
-    fn track(
-        table: &mut FlowTable,
-        dns: &DnsCache,
-        counters: &mut Counters,
-        raw: &RawPacket<'_>,
-        packet: &Packet<'_>,
-        ended: &mut impl FnMut(Flow, EndReason),
-    ) {
-        let packet = *packet;
-        counters.packets += 1;
-        counters.bytes += u64::from(raw.orig_len);
-        table.advance(raw.ts_ns, |f, r| finish(counters, f, r, ended));
-        let (key, dir) = FlowKey::of(&packet);
-        let hash = key.hash64();
-        let mut slot = match table.lookup_or_insert(&key, hash, |serial| {
-            new_flow(key, dir, serial, raw.ts_ns, &packet, dns)
-        }) {
-            Lookup::Created(s) => {
-                counters.flows += 1;
-                s
-            }
-            Lookup::Found(s) => s,
-            Lookup::Full => {
-                counters.count("flow_table_full");
-                return;
-            }
-        };
-        // A SYN on a closed connection's 5-tuple starts a new connection.
-        if let Some(f) = table.get(slot) {
-            if packet.l4 == L4::Tcp && f.is_closed() && is_syn(&packet) {
-                if let Some(old) = table.remove(slot) {
-                    finish(counters, old, EndReason::Closed, ended);
-                }
-                slot = match table.lookup_or_insert(&key, hash, |serial| {
-                    new_flow(key, dir, serial, raw.ts_ns, &packet, dns)
-                }) {
-                    Lookup::Created(s) | Lookup::Found(s) => {
-                        counters.flows += 1;
-                        s
-                    }
-                    Lookup::Full => {
-                        counters.count("flow_table_full");
-                        return;
-                    }
-                };
-            }
-        }
-        let Some(flow) = table.get_mut(slot) else {
-            return;
-        };
-        counters.tracked += 1;
-        update(flow, dir, raw, &packet);
-        if !flow.naming_done && (!packet.payload.is_empty() || packet.flags & tcp_flags::SYN != 0) {
-            name(flow, dir, &packet, counters);
-        }
+        let start = self.sample_clock();
+        track(&mut self.flows, raw, packet, ended);
+        self.record_latency(start);
     }
 
     /// Counts a capture record that was skipped (a capture-level reason).
     pub fn count_skip(&mut self, reason: &'static str) {
-        self.counters.count(reason);
+        self.flows.counters.count(reason);
     }
 
     /// Ends every flow still open (end of input), in creation order.
     pub fn finish(&mut self, ended: &mut impl FnMut(Flow, EndReason)) {
-        let Worker {
+        let Flows {
             table, counters, ..
-        } = self;
+        } = &mut self.flows;
+        counters.flow_table_bytes = counters.flow_table_bytes.max(table.memory_bytes() as u64);
         table.drain(|f| finish(counters, f, EndReason::EndOfInput, ended));
+    }
+}
+
+fn track(
+    flows: &mut Flows,
+    raw: &RawPacket<'_>,
+    packet: &Packet<'_>,
+    ended: &mut impl FnMut(Flow, EndReason),
+) {
+    let Flows {
+        table,
+        dns,
+        counters,
+        enforcement,
+    } = flows;
+    let packet = *packet;
+    counters.packets += 1;
+    counters.bytes += u64::from(raw.orig_len);
+    table.advance(raw.ts_ns, |f, r| finish(counters, f, r, ended));
+    let (key, dir) = FlowKey::of(&packet);
+    let hash = key.hash64();
+    let mut slot = match table.lookup_or_insert(&key, hash, |serial| {
+        new_flow(key, dir, serial, raw.ts_ns, &packet, dns)
+    }) {
+        Lookup::Created(s) => {
+            counters.flows += 1;
+            counters.peak_flows = counters.peak_flows.max(table.len() as u64);
+            s
+        }
+        Lookup::Found(s) => s,
+        Lookup::Full => {
+            counters.count("flow_table_full");
+            return;
+        }
+    };
+    // A SYN on a closed connection's 5-tuple starts a new connection.
+    if let Some(f) = table.get(slot) {
+        if packet.l4 == L4::Tcp && f.is_closed() && is_syn(&packet) {
+            if let Some(old) = table.remove(slot) {
+                finish(counters, old, EndReason::Closed, ended);
+            }
+            slot = match table.lookup_or_insert(&key, hash, |serial| {
+                new_flow(key, dir, serial, raw.ts_ns, &packet, dns)
+            }) {
+                Lookup::Created(s) | Lookup::Found(s) => {
+                    counters.flows += 1;
+                    s
+                }
+                Lookup::Full => {
+                    counters.count("flow_table_full");
+                    return;
+                }
+            };
+        }
+    }
+    let Some(flow) = table.get_mut(slot) else {
+        return;
+    };
+    counters.tracked += 1;
+    update(flow, dir, raw, &packet);
+    if !flow.naming_done && (!packet.payload.is_empty() || packet.flags & tcp_flags::SYN != 0) {
+        name(flow, dir, &packet, counters);
+    }
+    if let Some((enforcer, rules)) = enforcement {
+        if rules.epoch != enforcer.epoch() {
+            *rules = enforcer.rules();
+        }
+        if decide(flow, raw.ts_ns, rules, enforcer.events()) == Outcome::Block {
+            counters.blocked_packets += 1;
+        }
     }
 }
 
@@ -205,13 +245,18 @@ fn new_flow(
     packet: &Packet<'_>,
     dns: &DnsCache,
 ) -> Flow {
-    // A SYN-ACK seen first means the SYN was missed: its receiver is the client.
-    let syn_ack = packet.l4 == L4::Tcp
-        && packet.flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN | tcp_flags::ACK;
-    let client_dir = match (syn_ack, dir) {
-        (false, d) => d,
-        (true, Direction::LoHi) => Direction::HiLo,
-        (true, Direction::HiLo) => Direction::LoHi,
+    let client_dir = if packet.l4 == L4::Tcp && packet.flags & tcp_flags::SYN != 0 {
+        // The SYN's sender is the client; a SYN-ACK seen first means the SYN was missed.
+        if packet.flags & tcp_flags::ACK == 0 {
+            dir
+        } else {
+            reverse(dir)
+        }
+    } else if packet.src_port < 1024 && packet.dst_port >= 1024 {
+        // The capture began mid-flow with a packet from a server's well-known port.
+        reverse(dir)
+    } else {
+        dir
     };
     let client = key.sender(client_dir);
     let server = key.receiver(client_dir);
@@ -236,6 +281,14 @@ fn new_flow(
         naming_done: false,
         namer: None,
         name,
+        decision: None,
+    }
+}
+
+fn reverse(dir: Direction) -> Direction {
+    match dir {
+        Direction::LoHi => Direction::HiLo,
+        Direction::HiLo => Direction::LoHi,
     }
 }
 

@@ -12,6 +12,7 @@ pub mod table;
 
 pub use key::{Direction, Endpoint, FlowKey};
 
+use crate::engine::enforce::Decision;
 use crate::inspect::namer::{FlowName, Namer};
 
 /// Idle timeouts, in seconds of packet time.
@@ -79,6 +80,8 @@ pub struct Flow {
     pub namer: Option<Box<Namer>>,
     /// The name, once known.
     pub name: Option<Box<FlowName>>,
+    /// Classification and verdict, once naming has ended (with enforcement on).
+    pub decision: Option<Box<Decision>>,
 }
 
 impl Flow {

@@ -274,6 +274,7 @@ mod tests {
             naming_done: false,
             namer: None,
             name: None,
+            decision: None,
         }
     }
 

@@ -350,6 +350,9 @@ impl Namer {
             // The server's Initials are encrypted with keys naming cannot derive.
             *side = if seg.side == 0 && quic::looks_like_initial(seg.payload) {
                 SideState::Quic(Box::default())
+            } else if seg.side == 0 && is_long_header(seg.payload) {
+                // 0-RTT or Handshake before the Initial in capture order: keep waiting.
+                return None;
             } else {
                 SideState::Done
             };
@@ -380,6 +383,14 @@ impl Namer {
                 None
             }
         }
+    }
+}
+
+/// A QUIC long header (form and fixed bits set, a version that is not version negotiation).
+fn is_long_header(datagram: &[u8]) -> bool {
+    match datagram {
+        [first, v0, v1, v2, v3, ..] => first & 0xc0 == 0xc0 && [*v0, *v1, *v2, *v3] != [0; 4],
+        _ => false,
     }
 }
 

@@ -157,17 +157,14 @@ impl TcpStream {
             let start = seq.wrapping_add(1);
             if !self.syn_seen {
                 self.syn_seen = true;
-                match self.base {
-                    // Data seen before the SYN: re-place it relative to the true start.
-                    Some(base) => {
-                        let delta = base.wrapping_sub(start);
-                        if delta as i32 >= 0 {
-                            self.buf.shift(delta);
-                        } else {
-                            self.buf.clear();
-                        }
+                // Data seen before the SYN: re-place it relative to the true start.
+                if let Some(base) = self.base {
+                    let delta = base.wrapping_sub(start);
+                    if delta as i32 >= 0 {
+                        self.buf.shift(delta);
+                    } else {
+                        self.buf.clear();
                     }
-                    None => {}
                 }
                 self.base = Some(start);
             }

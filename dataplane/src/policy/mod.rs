@@ -1,7 +1,8 @@
 //! Per-subscriber policy: profiles, schedules, quotas, verdicts, block events.
 //!
 //! A policy is one TOML file, compiled off the hot path into an immutable [`Policy`] and
-//! published to the workers through a [`PolicyHandle`] (an atomic pointer swap with an epoch).
+//! published to the workers by the engine (`engine::enforce`, an atomic pointer swap of the
+//! policy together with its quota ledger and the matcher, under a new epoch).
 //! A file with any error is rejected as a whole, with every error located by file, line,
 //! column and field ([`PolicyErrors`]); the policy in force stays in force.
 //!
@@ -70,9 +71,7 @@ mod sets;
 use std::net::IpAddr;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 
-use arc_swap::ArcSwap;
 use chrono_tz::Tz;
 
 use crate::classify::{AppId, AppNames};
@@ -190,9 +189,14 @@ impl Policy {
         Self::from_toml_str(EMBEDDED_POLICY, "fixtures/policy.toml", apps)
     }
 
-    /// The epoch this policy was published with (0 until published by a [`PolicyHandle`]).
+    /// The epoch this policy was published with (0 until published).
     pub fn epoch(&self) -> u64 {
         self.epoch
+    }
+
+    /// Sets the epoch the policy is published with (by the engine's publisher only).
+    pub(crate) fn set_epoch(&mut self, epoch: u64) {
+        self.epoch = epoch;
     }
 
     /// Where the policy came from.
@@ -265,52 +269,6 @@ impl Policy {
     pub(crate) fn app_label(&self, app: AppId) -> Option<&str> {
         let i = self.app_labels.binary_search_by_key(&app, |e| e.0).ok()?;
         self.app_labels.get(i).map(|e| &*e.1)
-    }
-}
-
-/// The policy in force, swapped atomically; readers never wait.
-#[derive(Debug)]
-pub struct PolicyHandle {
-    current: ArcSwap<Policy>,
-    /// Serializes publishers so that epochs are stored in order (never taken by readers).
-    publish: Mutex<()>,
-}
-
-impl PolicyHandle {
-    /// Puts `policy` in force as epoch 1.
-    pub fn new(mut policy: Policy) -> Self {
-        policy.epoch = 1;
-        PolicyHandle {
-            current: ArcSwap::from_pointee(policy),
-            publish: Mutex::new(()),
-        }
-    }
-
-    /// The policy in force (a reference count; for the per-packet path prefer [`Self::guard`]).
-    pub fn load(&self) -> Arc<Policy> {
-        self.current.load_full()
-    }
-
-    /// A cheap, short-lived view of the policy in force.
-    pub fn guard(&self) -> arc_swap::Guard<Arc<Policy>> {
-        self.current.load()
-    }
-
-    /// The epoch in force.
-    pub fn epoch(&self) -> u64 {
-        self.current.load().epoch
-    }
-
-    /// Puts a new policy in force with the next epoch, and returns that epoch.
-    pub fn publish(&self, mut policy: Policy) -> u64 {
-        let _serial = self
-            .publish
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let epoch = self.current.load().epoch.saturating_add(1);
-        policy.epoch = epoch;
-        self.current.store(Arc::new(policy));
-        epoch
     }
 }
 

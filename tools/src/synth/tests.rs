@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use dataplane::capture::Capture;
+use dataplane::engine::replay::{replay_files, ReplayConfig, ReplaySink};
 
 use super::*;
 use crate::flow::ExpectedFlow;
@@ -157,6 +158,18 @@ fn bad_configurations_are_refused_with_a_reason() {
 /// (l4, client, server) of a flow.
 type FlowId = (String, String, String);
 
+/// (name, protocol) of every flow pcgate reports.
+#[derive(Default)]
+struct Names(HashMap<FlowId, (Option<String>, Option<&'static str>)>);
+
+impl ReplaySink for Names {
+    fn flow_ended(&mut self, flow: dataplane::flow::Flow, _: dataplane::flow::EndReason) {
+        let r = dataplane::engine::FlowRecord::of(&flow, None);
+        self.0
+            .insert((r.l4.to_owned(), r.client, r.server), (r.name, r.proto));
+    }
+}
+
 /// Replays a synthesized capture through pcgate's engine and compares every flow's name.
 fn engine_names_match(cfg: &Config, tag: &str) {
     let dir = std::env::temp_dir().join(format!("pcgate-synth-test-{}", std::process::id()));
@@ -165,18 +178,9 @@ fn engine_names_match(cfg: &Config, tag: &str) {
     let s = write_files(cfg, &path).unwrap();
     let expected = read_expected(&expected_path(&path)).unwrap();
     assert_eq!(expected.len() as u64, s.flows);
-    let mut got: HashMap<FlowId, (Option<String>, Option<&str>)> = HashMap::new();
-    let counters = dataplane::engine::replay::replay_files(
-        &[path.as_path()],
-        1,
-        dataplane::engine::WorkerConfig::default(),
-        |flow, _| {
-            let r = dataplane::engine::FlowRecord::of(&flow);
-            got.insert((r.l4.to_owned(), r.client, r.server), (r.name, r.proto));
-        },
-        |_, _| {},
-    )
-    .unwrap();
+    let mut names = Names::default();
+    let counters = replay_files(&[path.as_path()], &ReplayConfig::default(), &mut names).unwrap();
+    let got = names.0;
     assert_eq!(counters.packets, s.packets);
     let mut wrong = Vec::new();
     for e in &expected {
