@@ -117,7 +117,7 @@ fn main() -> anyhow::Result<()> {
         };
         concurrent::write_files(&cfg, &args.out)?
     } else {
-        let domains = match &args.catalog {
+        let apps = match &args.catalog {
             Some(path) => catalog::load(path)?,
             None => catalog::builtin(),
         };
@@ -132,7 +132,7 @@ fn main() -> anyhow::Result<()> {
             bytes: args.bytes,
             gtpu: args.gtpu,
             format,
-            domains,
+            apps,
             span_s: args.span,
             ipv6_percent: args.ipv6_percent,
             ..Config::default()

@@ -1,11 +1,13 @@
 //! The host names a synthesized capture names its flows after, and how popular each is.
 //!
-//! Domains come from the app catalog (`fixtures/catalog/apps.toml`) when one is given: every
-//! string under a key whose name mentions `domain`, `host`, `suffix` or `sni` that is a plain
-//! host name (a leading `*.` or `.` is dropped) counts, in the order of the file's arrays (the
-//! keys of one table are taken in sorted order). Without a catalog a
-//! built-in list of real app domains is used. Popularity follows a Zipf law over the list's
-//! order (rank 1 the most popular). Not done here: reading the catalog's apps or categories;
+//! Apps come from the app catalog (`fixtures/catalog/apps.toml`) when one is given: each table
+//! of an array of tables (`[[app]]`) is an app, and its domains are the strings under keys
+//! whose name mentions `domain`, `host`, `suffix` or `sni` (in the table or its sub-tables)
+//! that are host names, with the catalog's rule marks kept (`=name`: only that name;
+//! `*.name`: only its subdomains; see [`Rule`]). Apps are taken in array order (the keys of one
+//! table in sorted order); apps without a domain are left out. Without a catalog a
+//! built-in list of real app domains is used, each its own app. Popularity follows a Zipf law
+//! over the apps' order (rank 1 the most popular); an app's domains are equally likely. Not done here: reading the catalog's apps or categories;
 //! the synthesizer only needs names that a classifier would recognise.
 
 use std::path::Path;
@@ -114,13 +116,16 @@ pub const BUILTIN_DOMAINS: &[&str] = &[
     "dns.google",
 ];
 
-/// The built-in domain list.
-pub fn builtin() -> Vec<String> {
-    BUILTIN_DOMAINS.iter().map(|s| (*s).to_owned()).collect()
+/// The built-in domain list, one app per domain.
+pub fn builtin() -> Vec<Vec<String>> {
+    BUILTIN_DOMAINS
+        .iter()
+        .map(|s| vec![(*s).to_owned()])
+        .collect()
 }
 
-/// Reads the domains of a catalog file.
-pub fn load(path: &Path) -> Result<Vec<String>, CatalogError> {
+/// Reads the apps (each a list of domains) of a catalog file.
+pub fn load(path: &Path) -> Result<Vec<Vec<String>>, CatalogError> {
     let shown = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|source| CatalogError::Io {
         path: shown.clone(),
@@ -136,12 +141,14 @@ pub fn load(path: &Path) -> Result<Vec<String>, CatalogError> {
     Ok(domains)
 }
 
-/// The domains of a catalog's TOML text, in array order, without duplicates.
-pub fn from_toml(text: &str) -> Result<Vec<String>, toml::de::Error> {
+/// The apps of a catalog's TOML text (each the list of its domains), in array order; a domain
+/// listed twice is kept the first time only.
+pub fn from_toml(text: &str) -> Result<Vec<Vec<String>>, toml::de::Error> {
     let value: toml::Value = toml::from_str(text)?;
-    let mut out = Vec::new();
-    collect(&value, false, &mut out);
-    Ok(out)
+    let mut apps = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    walk(&value, &mut apps, &mut seen);
+    Ok(apps)
 }
 
 fn is_domain_key(key: &str) -> bool {
@@ -151,30 +158,93 @@ fn is_domain_key(key: &str) -> bool {
         .any(|w| k.contains(w))
 }
 
-fn collect(v: &toml::Value, under_domain_key: bool, out: &mut Vec<String>) {
+/// A table is an app (when it has domains); an array holds apps.
+fn walk(
+    v: &toml::Value,
+    apps: &mut Vec<Vec<String>>,
+    seen: &mut std::collections::HashSet<String>,
+) {
     match v {
-        toml::Value::String(s) if under_domain_key => {
-            let name = s
-                .trim()
-                .trim_start_matches("*.")
-                .trim_start_matches('.')
-                .trim_end_matches('.')
-                .to_ascii_lowercase();
-            if is_hostname(&name) && !out.contains(&name) {
-                out.push(name);
+        toml::Value::Table(t) => {
+            let mut app = Vec::new();
+            gather(t, apps, &mut app, seen);
+            if !app.is_empty() {
+                apps.push(app);
             }
         }
         toml::Value::Array(items) => {
             for i in items {
-                collect(i, under_domain_key, out);
-            }
-        }
-        toml::Value::Table(t) => {
-            for (k, v) in t {
-                collect(v, under_domain_key || is_domain_key(k), out);
+                walk(i, apps, seen);
             }
         }
         _ => {}
+    }
+}
+
+/// Collects the domains of the app in table `t` (sub-tables included) into `app`; arrays of
+/// tables inside it are apps of their own.
+fn gather(
+    t: &toml::Table,
+    apps: &mut Vec<Vec<String>>,
+    app: &mut Vec<String>,
+    seen: &mut std::collections::HashSet<String>,
+) {
+    for (k, v) in t {
+        match v {
+            toml::Value::Table(sub) => gather(sub, apps, app, seen),
+            toml::Value::Array(items) if items.iter().all(|i| i.is_table()) => {
+                for i in items {
+                    walk(i, apps, seen);
+                }
+            }
+            _ if is_domain_key(k) => strings(v, app, seen),
+            _ => {}
+        }
+    }
+}
+
+/// Adds the host-name strings of `v` (a string or an array of them) to `app`.
+fn strings(v: &toml::Value, app: &mut Vec<String>, seen: &mut std::collections::HashSet<String>) {
+    match v {
+        toml::Value::String(s) => {
+            let s = s.trim().trim_end_matches('.').to_ascii_lowercase();
+            let entry = match split_rule(&s) {
+                (name, Rule::Exact) => format!("={name}"),
+                (name, Rule::SubdomainsOnly) => format!("*.{name}"),
+                (name, Rule::NameAndSubdomains) => name.trim_start_matches('.').to_owned(),
+            };
+            if is_hostname(split_rule(&entry).0) && seen.insert(entry.clone()) {
+                app.push(entry);
+            }
+        }
+        toml::Value::Array(items) => {
+            for i in items {
+                strings(i, app, seen);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// What a domain entry covers, written as in the app catalog.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rule {
+    /// `example.com`: the name and its subdomains.
+    NameAndSubdomains,
+    /// `=example.com`: only that name.
+    Exact,
+    /// `*.example.com`: only its subdomains.
+    SubdomainsOnly,
+}
+
+/// The host name of a domain entry and what the entry covers.
+pub fn split_rule(entry: &str) -> (&str, Rule) {
+    if let Some(name) = entry.strip_prefix('=') {
+        (name, Rule::Exact)
+    } else if let Some(name) = entry.strip_prefix("*.") {
+        (name, Rule::SubdomainsOnly)
+    } else {
+        (entry, Rule::NameAndSubdomains)
     }
 }
 
@@ -242,7 +312,7 @@ mod tests {
 
     #[test]
     fn builtin_list_is_long_valid_and_unique() {
-        let b = builtin();
+        let b: Vec<String> = builtin().into_iter().flatten().collect();
         assert!(b.len() >= 60);
         assert!(b.iter().all(|d| is_hostname(d)), "{b:?}");
         let mut sorted = b.clone();
@@ -252,29 +322,44 @@ mod tests {
     }
 
     #[test]
-    fn catalog_domains_are_read_under_domain_keys_only() {
+    fn catalog_apps_are_tables_and_their_domains_the_strings_under_domain_keys() {
         let text = r#"
+            version = 1
             [[app]]
             id = "tiktok"
             name = "TikTok"
-            domains = ["tiktok.com", "*.tiktokcdn.com", "TikTokv.com."]
+            domains = ["tiktok.com", "*.tiktokcdn.com", "TikTokv.com.", "=t.tiktok.com"]
             [[app]]
             id = "wikipedia"
             category = "education"
             [app.match]
             suffixes = [".wikipedia.org", "tiktok.com", "not a name"]
             sni = "wikimedia.org"
+            [[app]]
+            id = "by_address"
+            ip_prefixes = ["192.0.2.0/24"]
         "#;
         assert_eq!(
             from_toml(text).unwrap(),
             vec![
-                "tiktok.com",
-                "tiktokcdn.com",
-                "tiktokv.com",
-                "wikimedia.org",
-                "wikipedia.org"
+                vec![
+                    "tiktok.com",
+                    "*.tiktokcdn.com",
+                    "tiktokv.com",
+                    "=t.tiktok.com"
+                ],
+                vec!["wikimedia.org", "wikipedia.org"],
             ]
         );
+    }
+
+    #[test]
+    fn the_default_catalog_gives_many_apps() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/catalog/apps.toml");
+        if let Ok(apps) = load(&path) {
+            assert!(apps.len() >= 50, "{} apps", apps.len());
+            assert!(apps.iter().flatten().all(|d| is_hostname(split_rule(d).0)));
+        }
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //!
 //! Subscribers ([`net`]) open flows at random times (a Poisson process spread over
 //! [`Config::span_s`]); each flow's kind is drawn from a [`mix::Mix`] (TLS, QUIC, DNS, HTTP,
-//! opaque) and its host from the app domains ([`catalog`]) with Zipf popularity. Flows are built
+//! opaque) and its host from an app's domains ([`catalog`]), apps having Zipf popularity. Flows are built
 //! one at a time in order of their start and their frames are merged into the capture by a heap
 //! of the flows in progress ([`merge`]), written as they come ([`writer`]): memory holds only
 //! the flows in progress, never the capture. Everything follows from [`Config::seed`]: the same
@@ -41,7 +41,7 @@ pub use writer::Format;
 
 /// Changes whenever the same configuration would write different bytes (benchmarks key their
 /// cached captures by it).
-pub const GENERATOR_VERSION: u32 = 1;
+pub const GENERATOR_VERSION: u32 = 2;
 /// 2024-06-01T18:00:00Z: the evening every capture starts at by default, in nanoseconds.
 pub const DEFAULT_START_NS: u64 = 1_717_264_800 * 1_000_000_000;
 /// Flows written when no target is given.
@@ -81,8 +81,10 @@ pub struct Config {
     pub gtpu: bool,
     /// pcap (default) or pcapng.
     pub format: Format,
-    /// App domains, most popular first (default: [`catalog::builtin`]).
-    pub domains: Vec<String>,
+    /// Apps, most popular first, each the list of its domains, optionally marked as in the
+    /// catalog (`=name`: the name only, `*.name`: subdomains only) (default:
+    /// [`catalog::builtin`]).
+    pub apps: Vec<Vec<String>>,
     /// Zipf exponent of app popularity (default 1.0).
     pub zipf_s: f64,
     /// Kinds of flows (default: [`Mix::default`]).
@@ -105,7 +107,7 @@ impl Default for Config {
             bytes: None,
             gtpu: false,
             format: Format::Pcap,
-            domains: catalog::builtin(),
+            apps: catalog::builtin(),
             zipf_s: 1.0,
             mix: Mix::default(),
             ipv6_percent: 35,
@@ -139,12 +141,17 @@ impl Config {
     }
 
     fn check(&self) -> Result<(), SynthError> {
-        if self.domains.is_empty() {
+        if self.apps.is_empty() || self.apps.iter().any(Vec::is_empty) {
             return Err(SynthError::Config(
-                "no app domain to name flows after".into(),
+                "every app needs a domain to name flows after".into(),
             ));
         }
-        if let Some(bad) = self.domains.iter().find(|d| !catalog::is_hostname(d)) {
+        if let Some(bad) = self
+            .apps
+            .iter()
+            .flatten()
+            .find(|d| !catalog::is_hostname(catalog::split_rule(d).0))
+        {
             return Err(SynthError::Config(format!("{bad:?} is not a host name")));
         }
         if self.subscribers == 0 || self.subscribers > net::MAX_SUBSCRIBERS {
@@ -249,6 +256,26 @@ pub fn write_files(cfg: &Config, out: &Path) -> Result<Summary, SynthError> {
     Ok(summary)
 }
 
+/// The index in [`PREFIXES`] that random value `x` picks for a domain covered by `rule`: never
+/// a prefix for an exact name, always one for a subdomains-only entry.
+fn pick_prefix(x: u64, rule: catalog::Rule) -> usize {
+    let first = match rule {
+        catalog::Rule::Exact => return 0,
+        catalog::Rule::SubdomainsOnly => 1,
+        catalog::Rule::NameAndSubdomains => 0,
+    };
+    let choices = PREFIXES.get(first..).unwrap_or(&[]);
+    let total: u64 = choices.iter().map(|p| p.1).sum();
+    let mut x = x % total.max(1);
+    for (i, p) in choices.iter().enumerate() {
+        if x < p.1 {
+            return first + i;
+        }
+        x -= p.1;
+    }
+    first
+}
+
 /// A seed for flow number `i` of a capture seeded with `seed`, so a flow's bytes do not
 /// depend on how many random numbers the flows before it drew.
 fn flow_seed(seed: u64, i: u64) -> u64 {
@@ -266,8 +293,17 @@ pub fn generate<C: Write, E: Write>(
     let mut sink = CaptureSink::new(capture, cfg.format, LinkType::ETHERNET)?;
     let mut merger = Merger::new();
     let mut subscribers = Subscribers::new(cfg.subscribers);
-    let zipf = Zipf::new(cfg.domains.len(), cfg.zipf_s);
-    let prefix_total: u64 = PREFIXES.iter().map(|p| p.1).sum();
+    let zipf = Zipf::new(cfg.apps.len(), cfg.zipf_s);
+    // Number of the first domain of each app: a host's number is (domain, prefix).
+    let first_domain: Vec<usize> = cfg
+        .apps
+        .iter()
+        .scan(0, |n, a| {
+            let first = *n;
+            *n += a.len();
+            Some(first)
+        })
+        .collect();
     let mut rng = Rng::new(cfg.seed);
     let mean_gap_ns =
         cfg.span_s.saturating_mul(1_000_000_000) as f64 / cfg.estimated_flows() as f64;
@@ -285,21 +321,14 @@ pub fn generate<C: Write, E: Write>(
         let sub = (rng.next_u64() % u64::from(subscribers.len())) as u32;
         let v6 = rng.next_u64() % 100 < cfg.ipv6_percent;
         let app = zipf.sample(&mut rng);
-        let mut x = rng.next_u64() % prefix_total;
-        let mut prefix = 0;
-        for (i, p) in PREFIXES.iter().enumerate() {
-            if x < p.1 {
-                prefix = i;
-                break;
-            }
-            x -= p.1;
-        }
-        let host_index = (app * PREFIXES.len() + prefix) as u32;
-        let host = format!(
-            "{}{}",
-            PREFIXES.get(prefix).map_or("", |p| p.0),
-            cfg.domains.get(app).map_or("", String::as_str)
-        );
+        let domains = cfg.apps.get(app).map_or(&[][..], Vec::as_slice);
+        let d = (rng.next_u64() % domains.len().max(1) as u64) as usize;
+        let entry = domains.get(d).map_or("", String::as_str);
+        let (domain, rule) = catalog::split_rule(entry);
+        let prefix = pick_prefix(rng.next_u64(), rule);
+        let domain_number = first_domain.get(app).copied().unwrap_or(0) + d;
+        let host_index = (domain_number * PREFIXES.len() + prefix) as u32;
+        let host = format!("{}{}", PREFIXES.get(prefix).map_or("", |p| p.0), domain);
         let mut frng = Rng::new(flow_seed(cfg.seed, summary.flows));
         let server_ip = match kind {
             Kind::Dns => net::resolver(v6),

@@ -141,9 +141,27 @@ fn packet_and_byte_targets_are_met() {
 }
 
 #[test]
+fn catalog_rule_marks_decide_the_host_names() {
+    let cfg = Config {
+        apps: vec![vec!["=exact.example".into(), "*.subs.example".into()]],
+        ..small(4, 400)
+    };
+    let (_, exp, _) = run(&cfg);
+    let names: std::collections::HashSet<String> = exp.into_iter().filter_map(|e| e.name).collect();
+    assert!(names.contains("exact.example"));
+    assert!(
+        names
+            .iter()
+            .all(|n| n == "exact.example" || (n.ends_with(".subs.example"))),
+        "{names:?}"
+    );
+    assert!(names.iter().any(|n| n.ends_with(".subs.example")));
+}
+
+#[test]
 fn bad_configurations_are_refused_with_a_reason() {
     let cfg = Config {
-        domains: vec!["not a host".into()],
+        apps: vec![vec!["not a host".into()]],
         ..small(1, 1)
     };
     let err = generate(&cfg, std::io::sink(), std::io::sink()).unwrap_err();
