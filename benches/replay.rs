@@ -20,6 +20,8 @@ use std::collections::HashMap;
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use dataplane::capture::Capture;
@@ -165,14 +167,15 @@ fn floor(path: &Path) -> (u64, u64) {
 /// Counts flows and named flows as they end (the timed runs).
 #[derive(Default)]
 struct Count {
-    flows: u64,
-    named: u64,
+    flows: AtomicU64,
+    named: AtomicU64,
 }
 
 impl ReplaySink for Count {
-    fn flow_ended(&mut self, flow: Flow, _: EndReason) {
-        self.flows += 1;
-        self.named += u64::from(flow.name.as_ref().is_some_and(|n| n.name.is_some()));
+    fn flow_ended(&self, flow: Flow, _: EndReason) {
+        self.flows.fetch_add(1, Ordering::Relaxed);
+        let named = flow.name.as_ref().is_some_and(|n| n.name.is_some());
+        self.named.fetch_add(u64::from(named), Ordering::Relaxed);
     }
 }
 
@@ -181,12 +184,12 @@ type FlowId = (String, String, String);
 
 /// (l4, client, server) -> (proto, name) of every flow pcgate reports.
 #[derive(Default)]
-struct Names(HashMap<FlowId, (Option<String>, Option<String>)>);
+struct Names(Mutex<HashMap<FlowId, (Option<String>, Option<String>)>>);
 
 impl ReplaySink for Names {
-    fn flow_ended(&mut self, flow: Flow, _: EndReason) {
+    fn flow_ended(&self, flow: Flow, _: EndReason) {
         let r = FlowRecord::of(&flow, None);
-        self.0.insert(
+        self.0.lock().expect("no worker panicked").insert(
             (r.l4.to_owned(), r.client, r.server),
             (r.proto.map(str::to_owned), r.name),
         );
@@ -202,16 +205,20 @@ fn replay_config(workers: usize) -> ReplayConfig {
 
 /// One replay through pcgate (names only, no policy); returns (packets, flows, named flows).
 fn pcgate(path: &Path, workers: usize) -> (u64, u64, u64) {
-    let mut count = Count::default();
-    let counters = replay_files(&[path], &replay_config(workers), &mut count).expect("replay");
-    (counters.packets, count.flows, count.named)
+    let count = Count::default();
+    let counters = replay_files(&[path], &replay_config(workers), &count).expect("replay");
+    (
+        counters.packets,
+        count.flows.into_inner(),
+        count.named.into_inner(),
+    )
 }
 
 /// pcgate's protocol and name of every flow.
 fn pcgate_names(path: &Path, workers: usize) -> HashMap<FlowId, (Option<String>, Option<String>)> {
-    let mut names = Names::default();
-    replay_files(&[path], &replay_config(workers), &mut names).expect("replay");
-    names.0
+    let names = Names::default();
+    replay_files(&[path], &replay_config(workers), &names).expect("replay");
+    names.0.into_inner().expect("no worker panicked")
 }
 
 /// Share of expected flows pcgate names exactly (same protocol and name), with a few misses.

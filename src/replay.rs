@@ -5,7 +5,7 @@ use crate::summary::Summary;
 use anyhow::{bail, Context};
 use control::events::{BlockRecord, BlockTally};
 use dataplane::classify::{Catalog, Category, CategoryList, Matcher};
-use dataplane::engine::enforce::{Enforcer, Rules};
+use dataplane::engine::enforce::Enforcer;
 use dataplane::engine::{replay_files, FlowRecord, ReplayConfig, ReplaySink, WorkerConfig};
 use dataplane::flow::{EndReason, Flow, Timeouts};
 use dataplane::policy::Policy;
@@ -13,7 +13,7 @@ use std::fs::File;
 use std::io::{BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 /// Files larger than this get a progress bar (on a terminal only).
@@ -59,10 +59,12 @@ fn is_stdout(p: &Option<PathBuf>) -> bool {
     p.as_deref().is_some_and(|p| p.as_os_str() == "-")
 }
 
-fn open_output(p: &Option<PathBuf>) -> anyhow::Result<Option<Box<dyn Write>>> {
+type Writer = Box<dyn Write + Send>;
+
+fn open_output(p: &Option<PathBuf>) -> anyhow::Result<Option<Writer>> {
     Ok(match p {
         None => None,
-        Some(_) if is_stdout(p) => Some(Box::new(BufWriter::new(std::io::stdout().lock()))),
+        Some(_) if is_stdout(p) => Some(Box::new(BufWriter::new(std::io::stdout()))),
         Some(p) => Some(Box::new(BufWriter::new(
             File::create(p).with_context(|| format!("cannot create {}", p.display()))?,
         ))),
@@ -110,46 +112,54 @@ pub fn load_rules(
     ))
 }
 
+/// Where the replay's lines go; shared by the workers (a lock per flow, never per packet).
 struct Output {
-    flows: Option<Box<dyn Write>>,
-    events: Option<Box<dyn Write>>,
+    flows: Mutex<Option<Writer>>,
+    events: Mutex<Events>,
     enforcer: Arc<Enforcer>,
-    rules: Arc<Rules>,
-    tally: BlockTally,
     bar: Option<indicatif::ProgressBar>,
-    error: Option<std::io::Error>,
+    error: Mutex<Option<std::io::Error>>,
+}
+
+struct Events {
+    out: Option<Writer>,
+    tally: BlockTally,
 }
 
 impl Output {
-    fn write_line(w: &mut Option<Box<dyn Write>>, error: &mut Option<std::io::Error>, line: &str) {
-        if let (Some(w), None) = (w.as_mut(), &*error) {
+    fn write_line(&self, w: &mut Option<Writer>, line: &str) {
+        if let Some(w) = w.as_mut() {
             if let Err(e) = writeln!(w, "{line}") {
-                *error = Some(e);
+                lock(&self.error).get_or_insert(e);
             }
         }
     }
 }
 
+/// Locks `m`; a worker that panicked while holding it panics the replay anyway.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 impl ReplaySink for Output {
-    fn flow_ended(&mut self, flow: Flow, _reason: EndReason) {
-        if self.flows.is_some() {
-            if self.rules.epoch != self.enforcer.epoch() {
-                self.rules = self.enforcer.rules();
-            }
-            let record = FlowRecord::of(&flow, Some(&self.rules));
-            let line = serde_json::to_string(&record).expect("flow record serialises");
-            Self::write_line(&mut self.flows, &mut self.error, &line);
+    fn flow_ended(&self, flow: Flow, _reason: EndReason) {
+        if lock(&self.flows).is_none() {
+            return;
         }
+        let record = FlowRecord::of(&flow, Some(&self.enforcer.rules()));
+        let line = serde_json::to_string(&record).expect("flow record serialises");
+        drop(flow);
+        self.write_line(&mut lock(&self.flows), &line);
     }
 
-    fn tick(&mut self, done: u64, total: u64) {
+    fn tick(&self, done: u64, total: u64) {
+        let rules = self.enforcer.rules();
+        let mut events = lock(&self.events);
         while let Some(ev) = self.enforcer.events().pop() {
-            let record = BlockRecord::of(&ev, &self.rules.catalog);
-            self.tally.add(&record);
-            if self.events.is_some() {
-                let line = serde_json::to_string(&record).expect("block record serialises");
-                Self::write_line(&mut self.events, &mut self.error, &line);
-            }
+            let record = BlockRecord::of(&ev, &rules.catalog);
+            events.tally.add(&record);
+            let line = serde_json::to_string(&record).expect("block record serialises");
+            self.write_line(&mut events.out, &line);
         }
         if let Some(bar) = &self.bar {
             bar.set_length(total);
@@ -183,14 +193,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         );
         bar
     });
-    let mut out = Output {
-        flows: open_output(&args.flows)?,
-        events: open_output(&args.events)?,
-        rules: enforcer.rules(),
+    let out = Output {
+        flows: Mutex::new(open_output(&args.flows)?),
+        events: Mutex::new(Events {
+            out: open_output(&args.events)?,
+            tally: BlockTally::default(),
+        }),
         enforcer: enforcer.clone(),
-        tally: BlockTally::default(),
         bar,
-        error: None,
+        error: Mutex::new(None),
     };
     let config = ReplayConfig {
         workers: args.workers.unwrap_or_else(|| {
@@ -208,24 +219,29 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let paths: Vec<&Path> = args.files.iter().map(PathBuf::as_path).collect();
     let start = Instant::now();
-    let counters = replay_files(&paths, &config, &mut out)?;
+    let counters = replay_files(&paths, &config, &out)?;
     let elapsed = start.elapsed();
-    if let Some(bar) = out.bar.take() {
+    if let Some(bar) = &out.bar {
         bar.finish_and_clear();
     }
-    if let Some(e) = out.error.take() {
+    if let Some(e) = lock(&out.error).take() {
         return Err(e).context("cannot write output");
     }
-    for w in [out.flows.as_mut(), out.events.as_mut()]
-        .into_iter()
-        .flatten()
-    {
+    let mut events = out
+        .events
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let flows = out
+        .flows
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    for mut w in [flows, events.out.take()].into_iter().flatten() {
         w.flush().context("cannot write output")?;
     }
     let summary = Summary {
         counters: &counters,
         elapsed,
-        blocks: enforcer.rules().policy.is_some().then_some(&out.tally),
+        blocks: enforcer.rules().policy.is_some().then_some(&events.tally),
         events_dropped: enforcer.events().dropped(),
     };
     if is_stdout(&args.flows) || is_stdout(&args.events) {

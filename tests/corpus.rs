@@ -12,6 +12,7 @@ use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 #[derive(Deserialize)]
 struct Expected {
@@ -38,12 +39,14 @@ fn key(l4: &str, a: &str, b: &str) -> FlowKey {
 
 /// Flow records by key.
 #[derive(Default)]
-struct Flows(HashMap<FlowKey, Vec<FlowRecord>>);
+struct Flows(Mutex<HashMap<FlowKey, Vec<FlowRecord>>>);
 
 impl ReplaySink for Flows {
-    fn flow_ended(&mut self, flow: Flow, _: EndReason) {
+    fn flow_ended(&self, flow: Flow, _: EndReason) {
         let r = FlowRecord::of(&flow, None);
         self.0
+            .lock()
+            .unwrap()
             .entry(key(r.l4, &r.client, &r.server))
             .or_default()
             .push(r);
@@ -89,8 +92,9 @@ fn corpus_flows_get_the_names_ndpi_and_tshark_agree_on() {
     for path in &pcaps {
         let file = path.file_name().unwrap().to_string_lossy().into_owned();
         let result = std::panic::catch_unwind(|| {
-            let mut flows = Flows::default();
-            replay_files(&[path.as_path()], &ReplayConfig::default(), &mut flows).map(|_| flows.0)
+            let flows = Flows::default();
+            replay_files(&[path.as_path()], &ReplayConfig::default(), &flows)
+                .map(|_| flows.0.into_inner().unwrap())
         });
         let flows = match result {
             Ok(Ok(flows)) => flows,

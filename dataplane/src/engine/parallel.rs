@@ -8,8 +8,8 @@
 //! exception is a datagram reassembled from IP fragments, copied once).
 //!
 //! A flow is owned by exactly one worker for its life, so flow state needs no lock; each worker
-//! counts into its own counters, summed at the end. Ended flows come back to the dispatcher's
-//! thread in batches and are handed to the caller there.
+//! counts into its own counters, summed at the end, and hands the flows it ends to the sink on
+//! its own thread.
 
 use super::counters::Counters;
 use super::enforce::Enforcer;
@@ -19,13 +19,13 @@ use crate::capture::{Capture, RawPacket};
 use crate::decode::{Decoder, Packet};
 use crate::flow::dns_cache::DnsCache;
 use crate::flow::{EndReason, Flow, FlowKey};
-use crossbeam_channel::{bounded, unbounded, Receiver, Sender, TryRecvError};
+use crossbeam_channel::{bounded, Receiver, Sender, TryRecvError};
 use std::sync::Arc;
 
 /// Packets per batch.
-const BATCH: usize = 512;
+const BATCH: usize = 4096;
 /// Batches in flight per worker.
-const QUEUE: usize = 8;
+const QUEUE: usize = 4;
 
 /// One packet handed to a worker.
 struct Item<'a> {
@@ -38,14 +38,9 @@ struct Item<'a> {
 type Batch<'a> = Vec<Item<'a>>;
 
 /// Replays `captures` with `config.workers` workers; see the module documentation.
-pub fn run<'a>(
-    captures: &'a [Capture],
-    config: &ReplayConfig,
-    sink: &mut impl ReplaySink,
-) -> Counters {
+pub fn run<'a>(captures: &'a [Capture], config: &ReplayConfig, sink: &impl ReplaySink) -> Counters {
     let workers = config.workers.max(1);
     let dns = Arc::new(DnsCache::new(config.worker.dns_cache_entries));
-    let (flows_tx, flows_rx) = unbounded::<Vec<(Flow, EndReason)>>();
     std::thread::scope(|scope| {
         let mut lanes = Vec::with_capacity(workers);
         let mut handles = Vec::with_capacity(workers);
@@ -53,27 +48,20 @@ pub fn run<'a>(
             let (tx, rx) = bounded::<Batch<'a>>(QUEUE);
             let (back_tx, back_rx) = bounded::<Batch<'a>>(QUEUE + 2);
             let dns = Arc::clone(&dns);
-            let flows_tx = flows_tx.clone();
             let (worker, enforcer) = (config.worker, config.enforcer.clone());
-            handles.push(scope.spawn(move || work(worker, enforcer, dns, rx, back_tx, flows_tx)));
+            handles.push(scope.spawn(move || work(worker, enforcer, dns, rx, back_tx, sink)));
             lanes.push(Lane {
                 tx,
                 back: back_rx,
                 batch: Vec::with_capacity(BATCH),
             });
         }
-        drop(flows_tx);
-        let mut counters = dispatch(captures, &mut lanes, &dns, &flows_rx, sink);
+        let mut counters = dispatch(captures, &mut lanes, &dns, sink);
         drop(lanes);
         for h in handles {
             match h.join() {
                 Ok(c) => counters.merge(&c),
                 Err(panic) => std::panic::resume_unwind(panic),
-            }
-        }
-        for batch in flows_rx.iter() {
-            for (f, r) in batch {
-                sink.flow_ended(f, r);
             }
         }
         let total = captures.iter().map(|c| c.len() as u64).sum();
@@ -115,8 +103,7 @@ fn dispatch<'a>(
     captures: &'a [Capture],
     lanes: &mut [Lane<'a>],
     dns: &DnsCache,
-    flows_rx: &Receiver<Vec<(Flow, EndReason)>>,
-    sink: &mut impl ReplaySink,
+    sink: &impl ReplaySink,
 ) -> Counters {
     let mut counters = Counters::default();
     let mut decoder = Decoder::default();
@@ -129,11 +116,6 @@ fn dispatch<'a>(
         while let Some(item) = packets.next() {
             seen = seen.wrapping_add(1);
             if seen.is_multiple_of(TICK_PACKETS) {
-                while let Ok(batch) = flows_rx.try_recv() {
-                    for (f, r) in batch {
-                        sink.flow_ended(f, r);
-                    }
-                }
                 sink.tick(done + packets.offset() as u64, total);
             }
             let raw = match item {
@@ -191,16 +173,15 @@ fn work<'a>(
     dns: Arc<DnsCache>,
     rx: Receiver<Batch<'a>>,
     back: Sender<Batch<'a>>,
-    flows: Sender<Vec<(Flow, EndReason)>>,
+    sink: &impl ReplaySink,
 ) -> Counters {
     let mut worker = Worker::with_shared_dns(config, dns, false);
     if let Some(e) = enforcer {
         worker = worker.with_enforcer(e);
     }
-    let mut out: Vec<(Flow, EndReason)> = Vec::new();
     for mut batch in rx.iter() {
         for item in batch.drain(..) {
-            let mut ended = |f: Flow, r: EndReason| out.push((f, r));
+            let mut ended = |f: Flow, r: EndReason| sink.flow_ended(f, r);
             match &item.owned {
                 None => worker.process_decoded(&item.raw, &item.packet, &mut ended),
                 Some(bytes) => {
@@ -214,13 +195,7 @@ fn work<'a>(
         }
         // The dispatcher may have stopped taking batches back; then this one is dropped.
         let _ = back.try_send(batch);
-        if out.len() >= 256 {
-            let _ = flows.send(std::mem::take(&mut out));
-        }
     }
-    worker.finish(&mut |f, r| out.push((f, r)));
-    if !out.is_empty() {
-        let _ = flows.send(out);
-    }
+    worker.finish(&mut |f, r| sink.flow_ended(f, r));
     worker.counters().clone()
 }

@@ -22,14 +22,16 @@ pub struct ReplayConfig {
     pub enforcer: Option<Arc<Enforcer>>,
 }
 
-/// Where a replay's results go. Called on the replaying thread only.
-pub trait ReplaySink {
+/// Where a replay's results go. Shared by the workers: a flow's end is handed over on the
+/// thread of the worker that owned the flow (once per flow, never per packet), so that thread
+/// also formats and frees it; `tick` runs on the replaying thread.
+pub trait ReplaySink: Sync {
     /// A flow ended (idle, closed, reused, or end of input).
-    fn flow_ended(&mut self, flow: Flow, reason: EndReason);
+    fn flow_ended(&self, flow: Flow, reason: EndReason);
 
     /// Called every so often and once at the end: bytes of capture read so far and in all. A
     /// place to drain queues and move a progress bar.
-    fn tick(&mut self, _done: u64, _total: u64) {}
+    fn tick(&self, _done: u64, _total: u64) {}
 }
 
 /// Replays `paths` in order as one stream of packets (flows continue across files). With more
@@ -38,7 +40,7 @@ pub trait ReplaySink {
 pub fn replay_files(
     paths: &[&Path],
     config: &ReplayConfig,
-    sink: &mut impl ReplaySink,
+    sink: &impl ReplaySink,
 ) -> Result<Counters, CaptureError> {
     let captures = paths
         .iter()
@@ -56,7 +58,7 @@ pub fn replay_files(
 fn replay_on_this_thread(
     captures: &[Capture],
     config: &ReplayConfig,
-    sink: &mut impl ReplaySink,
+    sink: &impl ReplaySink,
 ) -> Counters {
     let total: u64 = captures.iter().map(|c| c.len() as u64).sum();
     let mut worker = Worker::new(config.worker);
@@ -69,7 +71,7 @@ fn replay_on_this_thread(
         let mut n = 0u32;
         while let Some(item) = packets.next() {
             match item {
-                Ok(raw) => worker.process(&raw, &mut |f: Flow, r| sink.flow_ended(f, r)),
+                Ok(raw) => worker.process(&raw, &mut |f, r| sink.flow_ended(f, r)),
                 Err(skip) => worker.count_skip(skip.as_str()),
             }
             n = n.wrapping_add(1);
@@ -79,7 +81,7 @@ fn replay_on_this_thread(
         }
         done += capture.len() as u64;
     }
-    worker.finish(&mut |f: Flow, r| sink.flow_ended(f, r));
+    worker.finish(&mut |f, r| sink.flow_ended(f, r));
     sink.tick(total, total);
     worker.counters().clone()
 }

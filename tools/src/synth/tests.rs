@@ -178,13 +178,13 @@ type FlowId = (String, String, String);
 
 /// (name, protocol) of every flow pcgate reports.
 #[derive(Default)]
-struct Names(HashMap<FlowId, (Option<String>, Option<&'static str>)>);
+struct Names(std::sync::Mutex<HashMap<FlowId, (Option<String>, Option<&'static str>)>>);
 
 impl ReplaySink for Names {
-    fn flow_ended(&mut self, flow: dataplane::flow::Flow, _: dataplane::flow::EndReason) {
+    fn flow_ended(&self, flow: dataplane::flow::Flow, _: dataplane::flow::EndReason) {
         let r = dataplane::engine::FlowRecord::of(&flow, None);
-        self.0
-            .insert((r.l4.to_owned(), r.client, r.server), (r.name, r.proto));
+        let key = (r.l4.to_owned(), r.client, r.server);
+        self.0.lock().unwrap().insert(key, (r.name, r.proto));
     }
 }
 
@@ -196,9 +196,9 @@ fn engine_names_match(cfg: &Config, tag: &str) {
     let s = write_files(cfg, &path).unwrap();
     let expected = read_expected(&expected_path(&path)).unwrap();
     assert_eq!(expected.len() as u64, s.flows);
-    let mut names = Names::default();
-    let counters = replay_files(&[path.as_path()], &ReplayConfig::default(), &mut names).unwrap();
-    let got = names.0;
+    let names = Names::default();
+    let counters = replay_files(&[path.as_path()], &ReplayConfig::default(), &names).unwrap();
+    let got = names.0.into_inner().unwrap();
     assert_eq!(counters.packets, s.packets);
     let mut wrong = Vec::new();
     for e in &expected {
