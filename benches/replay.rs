@@ -184,7 +184,10 @@ type FlowId = (String, String, String);
 
 /// (l4, client, server) -> (proto, name) of every flow pcgate reports.
 #[derive(Default)]
-struct Names(Mutex<HashMap<FlowId, (Option<String>, Option<String>)>>);
+struct Names(Mutex<HashMap<FlowId, ProtoName>>);
+
+/// (proto, name) of a flow.
+type ProtoName = (Option<String>, Option<String>);
 
 impl ReplaySink for Names {
     fn flow_ended(&self, flow: Flow, _: EndReason) {

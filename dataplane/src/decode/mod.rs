@@ -19,6 +19,7 @@
 mod frag;
 mod ip;
 mod link;
+mod quick;
 #[cfg(test)]
 mod tests;
 mod transport;
@@ -153,14 +154,23 @@ impl Decoder {
         link: LinkType,
         data: &'a [u8],
     ) -> Result<Packet<'a>, DecodeError> {
+        if link == LinkType::ETHERNET {
+            if let Some(p) = quick::ethernet(data) {
+                return Ok(p);
+            }
+        }
         let (net, bytes) = link::strip(link, data)?;
-        let mut walk = Walk {
+        self.walk(ts_ns).ip(net, bytes, 0)
+    }
+
+    /// The general walk for one frame.
+    fn walk(&mut self, ts_ns: u64) -> Walk<'_, '_> {
+        Walk {
             ts_ns,
             frags: &mut self.frags,
             slots: self.reassembled.iter_mut(),
             teid: None,
-        };
-        walk.ip(net, bytes, 0)
+        }
     }
 
     /// IP datagrams waiting for fragments.

@@ -18,7 +18,7 @@ use super::worker::{Worker, WorkerConfig};
 use crate::capture::{Capture, RawPacket};
 use crate::decode::{Decoder, Packet};
 use crate::flow::dns_cache::DnsCache;
-use crate::flow::{EndReason, Flow, FlowKey};
+use crate::flow::{EndReason, Flow};
 use crossbeam_channel::{bounded, Receiver, Sender, TryRecvError};
 use std::sync::Arc;
 
@@ -135,7 +135,7 @@ fn dispatch<'a>(
                 }
             };
             super::dns_tap::tap(&packet, raw.ts_ns, dns);
-            let lane = (FlowKey::of(&packet).0.hash64() % n) as usize;
+            let lane = (lane_hash(&packet) % n) as usize;
             let item = match rebase(&packet, raw.data) {
                 Some(payload) => Item {
                     raw,
@@ -159,6 +159,24 @@ fn dispatch<'a>(
         lane.flush();
     }
     counters
+}
+
+/// A cheap hash that is the same for both directions of a flow: it only chooses the worker
+/// (the worker's table hashes the full key itself).
+#[inline]
+fn lane_hash(p: &Packet<'_>) -> u64 {
+    fn fold(ip: std::net::IpAddr) -> u64 {
+        match ip {
+            std::net::IpAddr::V4(a) => u64::from(u32::from(a)),
+            std::net::IpAddr::V6(a) => {
+                let x = u128::from(a);
+                (x as u64) ^ ((x >> 64) as u64)
+            }
+        }
+    }
+    let x = fold(p.src) ^ fold(p.dst) ^ (u64::from(p.src_port ^ p.dst_port) << 32);
+    // A multiplicative mix spreads the XOR over all bits before the modulo.
+    (x ^ (x >> 29)).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 16
 }
 
 /// `payload` re-borrowed from `frame` with the frame's lifetime, when it lies inside it.

@@ -73,15 +73,28 @@ pub struct FlowKey {
 
 impl FlowKey {
     /// The key of a packet and the direction the packet travels.
+    #[inline]
     pub fn of(packet: &Packet<'_>) -> (FlowKey, Direction) {
-        let src = Endpoint::new(packet.src, packet.src_port);
-        let dst = Endpoint::new(packet.dst, packet.dst_port);
+        FlowKey::of_tuple(
+            packet.src,
+            packet.src_port,
+            packet.dst,
+            packet.dst_port,
+            packet.l4,
+        )
+    }
+
+    /// The key of a 5-tuple and the direction from `src` to `dst`.
+    #[inline]
+    pub fn of_tuple(src: IpAddr, sp: u16, dst: IpAddr, dp: u16, l4: L4) -> (FlowKey, Direction) {
+        let src = Endpoint::new(src, sp);
+        let dst = Endpoint::new(dst, dp);
         if src <= dst {
             (
                 FlowKey {
                     lo: src,
                     hi: dst,
-                    l4: packet.l4,
+                    l4,
                 },
                 Direction::LoHi,
             )
@@ -90,7 +103,7 @@ impl FlowKey {
                 FlowKey {
                     lo: dst,
                     hi: src,
-                    l4: packet.l4,
+                    l4,
                 },
                 Direction::HiLo,
             )

@@ -178,7 +178,10 @@ type FlowId = (String, String, String);
 
 /// (name, protocol) of every flow pcgate reports.
 #[derive(Default)]
-struct Names(std::sync::Mutex<HashMap<FlowId, (Option<String>, Option<&'static str>)>>);
+struct Names(std::sync::Mutex<HashMap<FlowId, NameProto>>);
+
+/// (name, protocol) of a flow.
+type NameProto = (Option<String>, Option<&'static str>);
 
 impl ReplaySink for Names {
     fn flow_ended(&self, flow: dataplane::flow::Flow, _: dataplane::flow::EndReason) {
