@@ -15,7 +15,7 @@ use super::counters::Counters;
 use super::enforce::Enforcer;
 use super::replay::{ReplayConfig, ReplaySink, TICK_PACKETS};
 use super::worker::{Worker, WorkerConfig};
-use crate::capture::{Capture, RawPacket};
+use crate::capture::Capture;
 use crate::decode::{Decoder, Packet};
 use crate::flow::dns_cache::DnsCache;
 use crate::flow::{EndReason, Flow};
@@ -29,7 +29,8 @@ const QUEUE: usize = 4;
 
 /// One packet handed to a worker.
 struct Item<'a> {
-    raw: RawPacket<'a>,
+    ts_ns: u64,
+    orig_len: u32,
     packet: Packet<'a>,
     /// The payload when it is not inside `raw.data` (reassembled from fragments).
     owned: Option<Box<[u8]>>,
@@ -138,12 +139,14 @@ fn dispatch<'a>(
             let lane = (lane_hash(&packet) % n) as usize;
             let item = match rebase(&packet, raw.data) {
                 Some(payload) => Item {
-                    raw,
+                    ts_ns: raw.ts_ns,
+                    orig_len: raw.orig_len,
                     packet: Packet { payload, ..packet },
                     owned: None,
                 },
                 None => Item {
-                    raw,
+                    ts_ns: raw.ts_ns,
+                    orig_len: raw.orig_len,
                     packet: Packet {
                         payload: &[],
                         ..packet
@@ -201,13 +204,13 @@ fn work<'a>(
         for item in batch.drain(..) {
             let mut ended = |f: Flow, r: EndReason| sink.flow_ended(f, r);
             match &item.owned {
-                None => worker.process_decoded(&item.raw, &item.packet, &mut ended),
+                None => worker.process_decoded(item.ts_ns, item.orig_len, &item.packet, &mut ended),
                 Some(bytes) => {
                     let packet = Packet {
                         payload: bytes,
                         ..item.packet
                     };
-                    worker.process_decoded(&item.raw, &packet, &mut ended);
+                    worker.process_decoded(item.ts_ns, item.orig_len, &packet, &mut ended);
                 }
             }
         }

@@ -133,18 +133,20 @@ impl Worker {
         if self.taps_dns {
             super::dns_tap::tap(&packet, raw.ts_ns, &self.flows.dns);
         }
-        track(&mut self.flows, raw, &packet, ended);
+        track(&mut self.flows, raw.ts_ns, raw.orig_len, &packet, ended);
     }
 
     /// Processes a frame already decoded (by a dispatcher) into `packet`.
+    /// `ts_ns` and `orig_len` are the frame's capture time and length on the wire.
     pub fn process_decoded(
         &mut self,
-        raw: &RawPacket<'_>,
+        ts_ns: u64,
+        orig_len: u32,
         packet: &Packet<'_>,
         ended: &mut impl FnMut(Flow, EndReason),
     ) {
         let start = self.sample_clock();
-        track(&mut self.flows, raw, packet, ended);
+        track(&mut self.flows, ts_ns, orig_len, packet, ended);
         self.record_latency(start);
     }
 
@@ -165,7 +167,8 @@ impl Worker {
 
 fn track(
     flows: &mut Flows,
-    raw: &RawPacket<'_>,
+    ts_ns: u64,
+    orig_len: u32,
     packet: &Packet<'_>,
     ended: &mut impl FnMut(Flow, EndReason),
 ) {
@@ -177,12 +180,12 @@ fn track(
     } = flows;
     let packet = *packet;
     counters.packets += 1;
-    counters.bytes += u64::from(raw.orig_len);
-    table.advance(raw.ts_ns, |f, r| finish(counters, f, r, ended));
+    counters.bytes += u64::from(orig_len);
+    table.advance(ts_ns, |f, r| finish(counters, f, r, ended));
     let (key, dir) = FlowKey::of(&packet);
     let hash = key.hash64();
     let mut slot = match table.lookup_or_insert(&key, hash, |serial| {
-        new_flow(key, dir, serial, raw.ts_ns, &packet, dns)
+        new_flow(key, dir, serial, ts_ns, &packet, dns)
     }) {
         Lookup::Created(s) => {
             counters.flows += 1;
@@ -202,7 +205,7 @@ fn track(
                 finish(counters, old, EndReason::Closed, ended);
             }
             slot = match table.lookup_or_insert(&key, hash, |serial| {
-                new_flow(key, dir, serial, raw.ts_ns, &packet, dns)
+                new_flow(key, dir, serial, ts_ns, &packet, dns)
             }) {
                 Lookup::Created(s) | Lookup::Found(s) => {
                     counters.flows += 1;
@@ -219,7 +222,7 @@ fn track(
         return;
     };
     counters.tracked += 1;
-    update(flow, dir, raw, &packet);
+    update(flow, dir, ts_ns, orig_len, &packet);
     if !flow.naming_done && (!packet.payload.is_empty() || packet.flags & tcp_flags::SYN != 0) {
         name(flow, dir, &packet, counters);
     }
@@ -227,7 +230,7 @@ fn track(
         if rules.epoch != enforcer.epoch() {
             *rules = enforcer.rules();
         }
-        if decide(flow, raw.ts_ns, rules, enforcer.events()) == Outcome::Block {
+        if decide(flow, ts_ns, rules, enforcer.events()) == Outcome::Block {
             counters.blocked_packets += 1;
         }
     }
@@ -293,11 +296,11 @@ fn reverse(dir: Direction) -> Direction {
 }
 
 #[inline]
-fn update(flow: &mut Flow, dir: Direction, raw: &RawPacket<'_>, packet: &Packet<'_>) {
+fn update(flow: &mut Flow, dir: Direction, ts_ns: u64, orig_len: u32, packet: &Packet<'_>) {
     let side = flow.side(dir);
     flow.packets[side] = flow.packets[side].saturating_add(1);
-    flow.bytes[side] += u64::from(raw.orig_len);
-    flow.last_ts = flow.last_ts.max(raw.ts_ns);
+    flow.bytes[side] += u64::from(orig_len);
+    flow.last_ts = flow.last_ts.max(ts_ns);
     if packet.l4 == L4::Tcp {
         let f = packet.flags;
         if f & tcp_flags::SYN != 0 {
