@@ -47,6 +47,10 @@ pub struct Args {
     /// Worker threads (default: the number of cores). 1 runs everything on this thread.
     #[arg(long)]
     workers: Option<usize>,
+    /// Flows tracked at once per worker; packets of new flows beyond it are counted
+    /// (`flow_table_full`) and not tracked. Address space for all of them is reserved up front.
+    #[arg(long, default_value_t = WorkerConfig::default().max_flows)]
+    max_flows: usize,
     /// Idle timeout of open TCP flows, in seconds.
     #[arg(long, default_value_t = Timeouts::default().tcp_idle_s)]
     tcp_idle: u32,
@@ -213,6 +217,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 udp_idle_s: args.udp_idle,
                 ..Timeouts::default()
             },
+            max_flows: args.max_flows,
             ..WorkerConfig::default()
         },
         enforcer: Some(enforcer.clone()),

@@ -292,6 +292,7 @@ allowed_categories = ["education"]
             key,
             client_dir: dir,
             serial: 0,
+            client_isn: 0,
             first_ts: T2059,
             last_ts: T2059,
             bytes: [0; 2],

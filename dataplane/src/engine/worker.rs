@@ -9,7 +9,7 @@ use crate::decode::{tcp_flags, Decoder, Packet, L4};
 use crate::flow::dns_cache::DnsCache;
 use crate::flow::table::{FlowTable, Lookup};
 use crate::flow::{tcp_state, Direction, EndReason, Flow, FlowKey, Timeouts};
-use crate::inspect::namer::{FlowName, NameSource, Segment};
+use crate::inspect::namer::{FlowName, NameSource, Namer, Segment};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -223,7 +223,9 @@ fn track(
     };
     counters.tracked += 1;
     update(flow, dir, ts_ns, orig_len, &packet);
-    if !flow.naming_done && (!packet.payload.is_empty() || packet.flags & tcp_flags::SYN != 0) {
+    // Naming starts with the first payload: a SYN alone costs no inspection state (the stream
+    // then starts at the first byte seen, and moves back if an earlier segment turns up).
+    if !flow.naming_done && !packet.payload.is_empty() {
         name(flow, dir, &packet, counters);
     }
     if let Some((enforcer, rules)) = enforcement {
@@ -243,7 +245,7 @@ fn is_syn(p: &Packet<'_>) -> bool {
 fn new_flow(
     key: FlowKey,
     dir: Direction,
-    serial: u64,
+    serial: u32,
     ts: u64,
     packet: &Packet<'_>,
     dns: &DnsCache,
@@ -275,6 +277,7 @@ fn new_flow(
         key,
         client_dir,
         serial,
+        client_isn: 0,
         first_ts: ts,
         last_ts: ts,
         bytes: [0; 2],
@@ -305,6 +308,10 @@ fn update(flow: &mut Flow, dir: Direction, ts_ns: u64, orig_len: u32, packet: &P
         let f = packet.flags;
         if f & tcp_flags::SYN != 0 {
             flow.tcp |= tcp_state::SYN_SEEN;
+            if side == 0 && f & tcp_flags::ACK == 0 {
+                flow.tcp |= tcp_state::CLIENT_SYN;
+                flow.client_isn = packet.seq;
+            }
         }
         if f & tcp_flags::FIN != 0 {
             flow.tcp |= if side == 0 {
@@ -329,7 +336,10 @@ fn name(flow: &mut Flow, dir: Direction, packet: &Packet<'_>, counters: &mut Cou
         flags: packet.flags,
         payload: packet.payload,
     };
-    let namer = flow.namer.get_or_insert_with(Box::default);
+    let client_isn = (flow.tcp & tcp_state::CLIENT_SYN != 0).then_some(flow.client_isn);
+    let namer = flow
+        .namer
+        .get_or_insert_with(|| Box::new(Namer::new(client_isn)));
     let step = namer.feed(&seg);
     if let Some(found) = step.name {
         // A name of the flow's own beats one inferred from DNS; a protocol without a name

@@ -42,6 +42,8 @@ pub mod tcp_state {
     pub const FIN_C2S: u8 = 0x02;
     pub const FIN_S2C: u8 = 0x04;
     pub const RST: u8 = 0x08;
+    /// The client's SYN was seen; [`super::Flow::client_isn`] holds its sequence number.
+    pub const CLIENT_SYN: u8 = 0x10;
 }
 
 /// Why a flow ended.
@@ -62,8 +64,11 @@ pub struct Flow {
     pub key: FlowKey,
     /// Which direction of the key is client -> server.
     pub client_dir: Direction,
-    /// Creation order within its table (a stable id for output ordering and idempotency).
-    pub serial: u64,
+    /// Creation order within its table (a stable id for output ordering).
+    pub serial: u32,
+    /// The client's SYN sequence number, when [`tcp_state::CLIENT_SYN`] is set: where naming
+    /// starts the client's stream (a SYN alone creates no inspection state).
+    pub client_isn: u32,
     pub first_ts: u64,
     pub last_ts: u64,
     /// Bytes on the wire, `[client->server, server->client]`.

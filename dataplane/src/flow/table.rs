@@ -39,7 +39,7 @@ pub struct FlowTable {
     /// The next tick the wheel has not processed yet (`None` before the first packet).
     next_tick: Option<u64>,
     timeouts: Timeouts,
-    serial: u64,
+    serial: u32,
     live: usize,
     max_flows: usize,
 }
@@ -55,11 +55,13 @@ pub enum Lookup {
 }
 
 impl FlowTable {
-    /// A table that holds at most `max_flows` flows at once.
+    /// A table that holds at most `max_flows` flows at once. Room for all of them is reserved
+    /// up front (address space only: memory is taken as flows arrive), so the table never
+    /// grows by doubling and copying.
     pub fn new(timeouts: Timeouts, max_flows: usize) -> FlowTable {
         FlowTable {
-            index: HashTable::new(),
-            slots: Vec::new(),
+            index: HashTable::with_capacity(max_flows),
+            slots: Vec::with_capacity(max_flows),
             free: Vec::new(),
             wheel: (0..WHEEL_TICKS).map(|_| Vec::new()).collect(),
             spare: Vec::new(),
@@ -85,10 +87,13 @@ impl FlowTable {
     }
 
     /// Bytes held by the table's own structures (slab, index, wheel), not counting what flows
-    /// point to (names, inspection buffers).
+    /// Bytes of flow state in use: the slab up to its high-water mark, an index entry per slab
+    /// slot (a 4-byte slot number and a control byte at hashbrown's 7/8 load), the wheel, and
+    /// the free list. Not counted: what flows point to (names, inspection buffers) and the
+    /// address space reserved but never touched.
     pub fn memory_bytes(&self) -> usize {
-        self.slots.capacity() * std::mem::size_of::<Slot>()
-            + self.index.capacity() * (std::mem::size_of::<u32>() + 1)
+        let index_entry = (std::mem::size_of::<u32>() + 1) * 8 / 7;
+        self.slots.len() * (std::mem::size_of::<Slot>() + index_entry)
             + self.free.capacity() * 4
             + self.wheel.iter().map(|b| b.capacity()).sum::<usize>()
                 * std::mem::size_of::<WheelEntry>()
@@ -108,7 +113,7 @@ impl FlowTable {
         &mut self,
         key: &FlowKey,
         hash: u64,
-        make: impl FnOnce(u64) -> Flow,
+        make: impl FnOnce(u32) -> Flow,
     ) -> Lookup {
         let slots = &self.slots;
         if let Some(&slot) = self
@@ -121,7 +126,7 @@ impl FlowTable {
             return Lookup::Full;
         }
         let flow = make(self.serial);
-        self.serial += 1;
+        self.serial = self.serial.wrapping_add(1);
         let deadline = flow.last_ts.saturating_add(flow.timeout_ns(&self.timeouts));
         let slot = match self.free.pop() {
             Some(slot) => {
@@ -260,11 +265,12 @@ mod tests {
         FlowKey::of(&p).0
     }
 
-    fn flow(key: FlowKey, serial: u64, ts: u64) -> Flow {
+    fn flow(key: FlowKey, serial: u32, ts: u64) -> Flow {
         Flow {
             key,
             client_dir: Direction::LoHi,
             serial,
+            client_isn: 0,
             first_ts: ts,
             last_ts: ts,
             bytes: [0; 2],

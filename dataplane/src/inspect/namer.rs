@@ -156,6 +156,18 @@ impl Default for Namer {
     }
 }
 
+impl Namer {
+    /// A namer for a flow whose client SYN carried sequence number `client_isn`, if it was
+    /// seen: the client's stream then starts right after it.
+    pub fn new(client_isn: Option<u32>) -> Namer {
+        let mut n = Namer::default();
+        if let Some(isn) = client_isn {
+            n.sides[0] = SideState::Pending(TcpStream::after_syn(isn, STREAM_LIMIT));
+        }
+        n
+    }
+}
+
 /// What one packet did.
 #[derive(Debug, Default)]
 pub struct Step {
@@ -459,6 +471,18 @@ mod tests {
         assert_eq!(name.proto, Some(Proto::Tls));
         assert_eq!(name.alpn, vec!["h2".to_string(), "http/1.1".to_string()]);
         assert!(n.is_done());
+    }
+
+    #[test]
+    fn namer_seeded_with_the_client_isn_waits_for_the_first_segment() {
+        let hello = record(&client_hello(&HelloSpec::default()));
+        let (a, b) = hello.split_at(40);
+        let mut n = Namer::new(Some(99));
+        // The second piece first: a gap at the start, so nothing is decided yet.
+        assert!(n.feed(&seg(0, L4::Tcp, 100 + 40, ACK, b)).name.is_none());
+        assert!(!n.is_done());
+        let name = n.feed(&seg(0, L4::Tcp, 100, ACK, a)).name.expect("named");
+        assert_eq!(name.name.as_deref(), Some("www.example.com"));
     }
 
     #[test]

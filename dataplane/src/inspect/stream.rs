@@ -150,6 +150,15 @@ impl TcpStream {
         }
     }
 
+    /// A stream whose SYN carried sequence number `isn`: its first byte is `isn + 1`.
+    pub fn after_syn(isn: u32, limit: u32) -> TcpStream {
+        TcpStream {
+            base: Some(isn.wrapping_add(1)),
+            syn_seen: true,
+            buf: StreamBuf::new(limit),
+        }
+    }
+
     /// Takes one segment of this direction: its sequence number, flags and payload.
     pub fn segment(&mut self, seq: u32, flags: u8, payload: &[u8]) {
         use crate::decode::tcp_flags::SYN;
