@@ -140,11 +140,12 @@ fn key(i: u32) -> FlowKey {
     }
 }
 
-fn flow(key: FlowKey, serial: u64) -> Flow {
+fn flow(key: FlowKey, serial: u32) -> Flow {
     Flow {
         key,
         client_dir: Direction::LoHi,
         serial,
+        client_isn: 0,
         first_ts: 0,
         last_ts: 0,
         bytes: [0; 2],
