@@ -223,14 +223,21 @@ impl FlowTable {
         }
     }
 
-    /// Removes every flow (end of input), in creation order.
+    /// Removes every flow (end of input), in creation order. Only a list of (serial, slot)
+    /// pairs is sorted: the flows stay where they are until handed out.
     pub fn drain(&mut self, mut each: impl FnMut(Flow)) {
-        let mut flows: Vec<Flow> = self
+        let mut order: Vec<(u32, u32)> = self
             .slots
-            .iter_mut()
-            .filter_map(|s| s.flow.take())
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.flow.as_ref().map(|f| (f.serial, i as u32)))
             .collect();
-        flows.sort_by_key(|f| f.serial);
+        order.sort_unstable();
+        for (_, slot) in order {
+            if let Some(flow) = self.slots.get_mut(slot as usize).and_then(|s| s.flow.take()) {
+                each(flow);
+            }
+        }
         self.index.clear();
         self.free.clear();
         self.slots.clear();
@@ -238,7 +245,6 @@ impl FlowTable {
             bucket.clear();
         }
         self.live = 0;
-        flows.into_iter().for_each(&mut each);
     }
 }
 
