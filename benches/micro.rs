@@ -141,22 +141,7 @@ fn key(i: u32) -> FlowKey {
 }
 
 fn flow(key: FlowKey, serial: u32) -> Flow {
-    Flow {
-        key,
-        client_dir: Direction::LoHi,
-        serial,
-        client_isn: 0,
-        first_ts: 0,
-        last_ts: 0,
-        bytes: [0; 2],
-        packets: [0; 2],
-        teid: None,
-        tcp: 0,
-        naming_done: false,
-        namer: None,
-        name: None,
-        decision: None,
-    }
+    Flow::new(key, Direction::LoHi, serial, 0)
 }
 
 fn flow_table(c: &mut Criterion) {

@@ -288,27 +288,15 @@ allowed_categories = ["education"]
             teid: None,
         };
         let (key, dir) = FlowKey::of(&p);
-        Flow {
-            key,
-            client_dir: dir,
-            serial: 0,
-            client_isn: 0,
-            first_ts: T2059,
-            last_ts: T2059,
-            bytes: [0; 2],
-            packets: [0; 2],
-            teid: None,
-            tcp: 0,
-            naming_done: true,
-            namer: None,
-            name: Some(Box::new(FlowName {
-                proto: Some(Proto::Tls),
-                name: Some(name.into()),
-                source: Some(NameSource::Sni),
-                alpn: Vec::new(),
-            })),
-            decision: None,
-        }
+        let mut f = Flow::new(key, dir, 0, T2059);
+        f.naming_done = true;
+        f.name = Some(Box::new(FlowName {
+            proto: Some(Proto::Tls),
+            name: Some(name.into()),
+            source: Some(NameSource::Sni),
+            alpn: Vec::new(),
+        }));
+        f
     }
 
     #[test]

@@ -273,22 +273,10 @@ fn new_flow(
             alpn: Vec::new(),
         })
     });
-    Flow {
-        key,
-        client_dir,
-        serial,
-        client_isn: 0,
-        first_ts: ts,
-        last_ts: ts,
-        bytes: [0; 2],
-        packets: [0; 2],
-        teid: packet.teid,
-        tcp: 0,
-        naming_done: false,
-        namer: None,
-        name,
-        decision: None,
-    }
+    let mut flow = Flow::new(key, client_dir, serial, ts);
+    flow.teid = packet.teid;
+    flow.name = name;
+    flow
 }
 
 fn reverse(dir: Direction) -> Direction {

@@ -90,6 +90,27 @@ pub struct Flow {
 }
 
 impl Flow {
+    /// A flow seen first at `ts`, with `client_dir` the client's direction; nothing counted,
+    /// inspected or decided yet.
+    pub fn new(key: FlowKey, client_dir: Direction, serial: u32, ts: u64) -> Flow {
+        Flow {
+            key,
+            client_dir,
+            serial,
+            client_isn: 0,
+            first_ts: ts,
+            last_ts: ts,
+            bytes: [0; 2],
+            packets: [0; 2],
+            teid: None,
+            tcp: 0,
+            naming_done: false,
+            namer: None,
+            name: None,
+            decision: None,
+        }
+    }
+
     /// Index (0 client->server, 1 server->client) of a packet travelling in `dir`.
     #[inline]
     pub fn side(&self, dir: Direction) -> usize {

@@ -234,7 +234,11 @@ impl FlowTable {
             .collect();
         order.sort_unstable();
         for (_, slot) in order {
-            if let Some(flow) = self.slots.get_mut(slot as usize).and_then(|s| s.flow.take()) {
+            if let Some(flow) = self
+                .slots
+                .get_mut(slot as usize)
+                .and_then(|s| s.flow.take())
+            {
                 each(flow);
             }
         }
@@ -272,22 +276,7 @@ mod tests {
     }
 
     fn flow(key: FlowKey, serial: u32, ts: u64) -> Flow {
-        Flow {
-            key,
-            client_dir: Direction::LoHi,
-            serial,
-            client_isn: 0,
-            first_ts: ts,
-            last_ts: ts,
-            bytes: [0; 2],
-            packets: [0; 2],
-            teid: None,
-            tcp: 0,
-            naming_done: false,
-            namer: None,
-            name: None,
-            decision: None,
-        }
+        Flow::new(key, Direction::LoHi, serial, ts)
     }
 
     fn insert(t: &mut FlowTable, k: FlowKey, ts: u64) -> u32 {
