@@ -66,7 +66,20 @@ pub fn all() -> Result<Vec<FixtureFile>, FixtureError> {
     quic(&mut out)?;
     gtpu(&mut out)?;
     damaged(&mut out)?;
+    evening(&mut out)?;
     Ok(out)
+}
+
+/// The evening of five subscribers decided by `fixtures/policy-evening.toml` (see
+/// [`crate::evening`]).
+fn evening(out: &mut Vec<FixtureFile>) -> Result<(), FixtureError> {
+    const NAME: &str = "evening.pcap";
+    let flows = crate::evening::flows().map_err(|source| FixtureError::Recipe {
+        fixture: NAME,
+        source,
+    })?;
+    let pcap = crate::evening::capture(&flows)?;
+    push_capture(out, NAME, pcap, &flows)
 }
 
 fn sa(s: &str) -> SocketAddr {

@@ -11,6 +11,7 @@
 pub mod capture;
 pub mod conversation;
 pub mod dns;
+pub mod evening;
 pub mod fixtures;
 pub mod flow;
 pub mod http;

@@ -46,7 +46,8 @@ fn generator_runs_are_byte_identical_and_match_committed_fixtures() {
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     names.sort();
-    assert_eq!(names.len(), 11, "{names:?}");
+    let expected = pcgate_tools::fixtures::all().expect("fixtures build").len();
+    assert_eq!(names.len(), expected, "{names:?}");
     for n in &names {
         let fa = std::fs::read(a.join(n)).unwrap();
         assert_eq!(
