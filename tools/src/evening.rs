@@ -107,95 +107,108 @@ fn long_tls(
 pub fn flows() -> Result<Vec<Flow>, RecipeError> {
     let mut rng = Rng::from_label("evening.pcap");
     let r = &mut rng;
-    let mut f = Vec::new();
-    // Amy: child profile, London.
-    f.push(tls(
-        r,
-        &endpoints(&AMY, 50001, "104.16.10.1:443", at(18, 0, 0)),
-        "www.khanacademy.org",
-    )?);
-    f.push(tls(
-        r,
-        &endpoints(&AMY, 50002, "5.226.176.1:443", at(18, 30, 0)),
-        "www.bet365.com",
-    )?);
-    f.push(tls(
-        r,
-        &endpoints(&AMY, 50003, "23.40.1.1:443", at(19, 0, 0)),
-        "www.tiktok.com",
-    )?);
-    f.push(tls(
-        r,
-        &endpoints(&AMY, 50004, "128.116.1.1:443", at(19, 5, 0)),
-        "www.roblox.com",
-    )?);
-    f.push(tls(
-        r,
-        &endpoints(&AMY, 50005, "13.107.1.1:443", at(19, 10, 0)),
-        "www.minecraft.net",
-    )?);
     let quic = QuicShape {
         short_packets: 2,
         ..QuicShape::default()
     };
-    let ep = endpoints(&AMY, 50006, "142.250.1.1:443", at(19, 20, 0));
-    f.push(recipes::quic_flow(&ep, r, Some("www.youtube.com"), &quic)?);
-    f.push(tls(
-        r,
-        &endpoints(&AMY, 50007, "8.8.4.4:443", at(19, 30, 0)),
-        "dns.google",
-    )?);
-    // Starts at 20:59:30 and sends every 20 s until after 21:00.
-    let ep = endpoints(&AMY, 50008, "142.250.1.2:443", at(20, 59, 30));
-    f.push(long_tls(r, &ep, "www.youtube.com", 6, 20 * SECOND)?);
-    f.push(tls(
-        r,
-        &endpoints(&AMY, 50009, "104.16.10.1:443", at(21, 30, 0)),
-        "www.khanacademy.org",
-    )?);
-    // Ben: teen, London, 30 minutes of YouTube a day; one connection sends every minute for
-    // 40 minutes from 19:00.
-    let ep = endpoints(&BEN, 51001, "142.250.1.3:443", at(19, 0, 0));
-    f.push(long_tls(r, &ep, "www.youtube.com", 45, 60 * SECOND)?);
-    // Cleo: child profile, New York: 21:30 UTC is 17:30 there, before her bedtime.
-    f.push(tls(
-        r,
-        &endpoints(&CLEO, 52001, "142.250.1.4:443", at(21, 30, 0)),
-        "www.youtube.com",
-    )?);
-    let answers = [Answer::A([66, 254, 114, 41].into())];
-    let ep = endpoints(&CLEO, 52002, "10.45.0.53:53", at(21, 35, 0));
-    f.push(recipes::dns_udp_flow(
-        &ep,
-        0x4c1e,
-        "www.pornhub.com",
-        rtype::A,
-        &answers,
-    )?);
-    // Dan: strict profile, unknown names blocked.
-    f.push(recipes::opaque_tcp_flow(
-        &endpoints(&DAN, 53001, "198.51.100.77:5000", at(20, 0, 0)),
-        r,
-        120,
-        300,
-    )?);
-    f.push(tls(
-        r,
-        &endpoints(&DAN, 53002, "185.15.58.224:443", at(20, 5, 0)),
-        "www.wikipedia.org",
-    )?);
-    // A line the policy does not list: the default profile.
-    f.push(tls(
-        r,
-        &endpoints(&GUEST, 54001, "66.254.114.41:443", at(20, 10, 0)),
-        "www.pornhub.com",
-    )?);
-    f.push(tls(
-        r,
-        &endpoints(&GUEST, 54002, "5.226.176.1:443", at(20, 15, 0)),
-        "www.bet365.com",
-    )?);
-    Ok(f)
+    let pornhub = [Answer::A([66, 254, 114, 41].into())];
+    Ok(vec![
+        // Amy: child profile, London.
+        tls(
+            r,
+            &endpoints(&AMY, 50001, "104.16.10.1:443", at(18, 0, 0)),
+            "www.khanacademy.org",
+        )?,
+        tls(
+            r,
+            &endpoints(&AMY, 50002, "5.226.176.1:443", at(18, 30, 0)),
+            "www.bet365.com",
+        )?,
+        tls(
+            r,
+            &endpoints(&AMY, 50003, "23.40.1.1:443", at(19, 0, 0)),
+            "www.tiktok.com",
+        )?,
+        tls(
+            r,
+            &endpoints(&AMY, 50004, "128.116.1.1:443", at(19, 5, 0)),
+            "www.roblox.com",
+        )?,
+        tls(
+            r,
+            &endpoints(&AMY, 50005, "13.107.1.1:443", at(19, 10, 0)),
+            "www.minecraft.net",
+        )?,
+        recipes::quic_flow(
+            &endpoints(&AMY, 50006, "142.250.1.1:443", at(19, 20, 0)),
+            r,
+            Some("www.youtube.com"),
+            &quic,
+        )?,
+        tls(
+            r,
+            &endpoints(&AMY, 50007, "8.8.4.4:443", at(19, 30, 0)),
+            "dns.google",
+        )?,
+        // Opens at 20:59:30 and sends every 20 s until after 21:00.
+        long_tls(
+            r,
+            &endpoints(&AMY, 50008, "142.250.1.2:443", at(20, 59, 30)),
+            "www.youtube.com",
+            6,
+            20 * SECOND,
+        )?,
+        tls(
+            r,
+            &endpoints(&AMY, 50009, "104.16.10.1:443", at(21, 30, 0)),
+            "www.khanacademy.org",
+        )?,
+        // Ben: teen, London, 30 minutes of YouTube a day; one connection sends every minute
+        // for 40 minutes from 19:00.
+        long_tls(
+            r,
+            &endpoints(&BEN, 51001, "142.250.1.3:443", at(19, 0, 0)),
+            "www.youtube.com",
+            45,
+            60 * SECOND,
+        )?,
+        // Cleo: child profile, New York: 21:30 UTC is 17:30 there, before her bedtime.
+        tls(
+            r,
+            &endpoints(&CLEO, 52001, "142.250.1.4:443", at(21, 30, 0)),
+            "www.youtube.com",
+        )?,
+        recipes::dns_udp_flow(
+            &endpoints(&CLEO, 52002, "10.45.0.53:53", at(21, 35, 0)),
+            0x4c1e,
+            "www.pornhub.com",
+            rtype::A,
+            &pornhub,
+        )?,
+        // Dan: strict profile, unknown names blocked.
+        recipes::opaque_tcp_flow(
+            &endpoints(&DAN, 53001, "198.51.100.77:5000", at(20, 0, 0)),
+            r,
+            120,
+            300,
+        )?,
+        tls(
+            r,
+            &endpoints(&DAN, 53002, "185.15.58.224:443", at(20, 5, 0)),
+            "www.wikipedia.org",
+        )?,
+        // A line the policy does not list: the default profile.
+        tls(
+            r,
+            &endpoints(&GUEST, 54001, "66.254.114.41:443", at(20, 10, 0)),
+            "www.pornhub.com",
+        )?,
+        tls(
+            r,
+            &endpoints(&GUEST, 54002, "5.226.176.1:443", at(20, 15, 0)),
+            "www.bet365.com",
+        )?,
+    ])
 }
 
 /// The capture (nanosecond pcap, Ethernet) of [`flows`].
