@@ -23,7 +23,16 @@ pub fn collect_crypto(payload: &[u8], crypto: &mut StreamBuf) -> Result<(), Quic
     let mut r = Reader::new(payload);
     while let Ok(t) = r.u8() {
         match t {
-            frame_type::PADDING | frame_type::PING => {}
+            frame_type::PADDING => {
+                // Padding fills most of an Initial: skip the whole run at once.
+                let run = r
+                    .rest()
+                    .iter()
+                    .take_while(|&&b| b == frame_type::PADDING)
+                    .count();
+                r.take(run).map_err(|_| TRUNCATED)?;
+            }
+            frame_type::PING => {}
             frame_type::ACK | frame_type::ACK_ECN => {
                 r.varint().map_err(|_| TRUNCATED)?; // largest acknowledged
                 r.varint().map_err(|_| TRUNCATED)?; // ACK delay

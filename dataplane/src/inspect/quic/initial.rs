@@ -3,8 +3,9 @@
 //! protection removal (RFC 9001 §5.4) and AEAD_AES_128_GCM decryption (RFC 9001 §5.3).
 //! All cryptography is `ring`'s; this module only arranges the bytes.
 
+use hkdf::Hkdf;
 use ring::aead::{self, quic::HeaderProtectionKey, Aad, LessSafeKey, Nonce, UnboundKey};
-use ring::hkdf::{KeyType, Prk, Salt, HKDF_SHA256};
+use sha2::Sha256;
 
 use super::reader::Reader;
 use super::version::Labels;
@@ -108,41 +109,32 @@ pub struct KeyMaterial {
 impl KeyMaterial {
     /// The client's Initial keys for a connection whose client chose `dcid`.
     pub fn client_initial(salt: &[u8], labels: Labels, dcid: &[u8]) -> KeyMaterial {
-        let initial_secret = Salt::new(HKDF_SHA256, salt).extract(dcid);
+        let (_, initial) = Hkdf::<Sha256>::extract(Some(salt), dcid);
         let mut client_secret = [0u8; 32];
-        expand_label(&initial_secret, b"client in", &mut client_secret);
-        let secret = Prk::new_less_safe(HKDF_SHA256, &client_secret);
+        expand_label(&initial, b"client in", &mut client_secret);
         let mut out = KeyMaterial {
             key: [0; KEY_LEN],
             iv: [0; IV_LEN],
             hp: [0; KEY_LEN],
         };
-        expand_label(&secret, labels.key, &mut out.key);
-        expand_label(&secret, labels.iv, &mut out.iv);
-        expand_label(&secret, labels.hp, &mut out.hp);
+        // A 32-byte secret is always a valid PRK for SHA-256.
+        if let Ok(secret) = Hkdf::<Sha256>::from_prk(&client_secret) {
+            expand_label(&secret, labels.key, &mut out.key);
+            expand_label(&secret, labels.iv, &mut out.iv);
+            expand_label(&secret, labels.hp, &mut out.hp);
+        }
         out
     }
 }
 
-/// Output length for `Prk::expand`.
-struct Len(usize);
-
-impl KeyType for Len {
-    fn len(&self) -> usize {
-        self.0
-    }
-}
-
 /// TLS 1.3 HKDF-Expand-Label with an empty context (RFC 8446 §7.1).
-fn expand_label(secret: &Prk, label: &[u8], out: &mut [u8]) {
+fn expand_label(secret: &Hkdf<Sha256>, label: &[u8], out: &mut [u8]) {
     // Lengths here are this module's constants (at most 32 bytes out, labels under 12 bytes),
-    // far inside HKDF's limit of 255 hash lengths, so `expand` and `fill` cannot fail.
+    // far inside HKDF's limit of 255 hash lengths, so `expand` cannot fail.
     let out_len = (out.len() as u16).to_be_bytes();
     let label_len = [(b"tls13 ".len() + label.len()) as u8];
     let info: [&[u8]; 5] = [&out_len, &label_len, b"tls13 ", label, &[0]];
-    if let Ok(okm) = secret.expand(&info, Len(out.len())) {
-        let _ = okm.fill(out);
-    }
+    let _ = secret.expand_multi_info(&info, out);
 }
 
 /// Ready-to-use Initial keys: AEAD, IV and header protection.
