@@ -55,12 +55,12 @@ pub enum Lookup {
 }
 
 impl FlowTable {
-    /// A table that holds at most `max_flows` flows at once. Room for all of them is reserved
-    /// up front (address space only: memory is taken as flows arrive), so the table never
-    /// grows by doubling and copying.
+    /// A table that holds at most `max_flows` flows at once. The slab reserves room for all of
+    /// them up front (address space only: memory is taken as flows arrive), so it never grows
+    /// by doubling and copying; the index, a tenth of the size, grows as needed.
     pub fn new(timeouts: Timeouts, max_flows: usize) -> FlowTable {
         FlowTable {
-            index: HashTable::with_capacity(max_flows),
+            index: HashTable::new(),
             slots: Vec::with_capacity(max_flows),
             free: Vec::new(),
             wheel: (0..WHEEL_TICKS).map(|_| Vec::new()).collect(),
