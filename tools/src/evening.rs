@@ -2,8 +2,8 @@
 //! on Tuesday 2024-03-12 between 18:00 and 21:40 UTC (London is on GMT that day, New York on
 //! EDT, UTC-4), made to be decided by `fixtures/policy-evening.toml`. Which flow should be
 //! blocked, by which rule and when, is written out by hand in `tests/policy_evening.rs`; this
-//! module only builds the traffic. Two flows are long on purpose: one straddles the 21:00 start
-//! of a bedtime window, one runs for 40 minutes against a 30-minute daily quota.
+//! module only builds the traffic. Three flows are long on purpose: one straddles the 21:00
+//! start of a bedtime window, two overlap for 30 minutes against one 30-minute daily quota.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -170,6 +170,16 @@ pub fn flows() -> Result<Vec<Flow>, RecipeError> {
             &endpoints(&BEN, 51001, "142.250.1.3:443", at(19, 0, 0)),
             "www.youtube.com",
             45,
+            60 * SECOND,
+        )?,
+        // A second YouTube connection of Ben's from 19:10:30, one packet a minute at :30. Its
+        // minutes are the ones the first connection counts already (a minute counts once per
+        // subscriber), so it meets the exhausted quota at 19:29:30, before the first one does.
+        long_tls(
+            r,
+            &endpoints(&BEN, 51003, "142.250.1.5:443", at(19, 10, 30)),
+            "www.youtube.com",
+            30,
             60 * SECOND,
         )?,
         // Cleo: child profile, New York: 21:30 UTC is 17:30 there, before her bedtime.

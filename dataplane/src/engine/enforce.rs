@@ -143,6 +143,9 @@ pub struct Decision {
     pub verdict: Option<Verdict>,
     /// Blocks recorded for this flow (a block event each).
     pub blocks: u32,
+    /// Whether the flow's allowed minutes count toward quotas: a DNS lookup of an app's name is
+    /// not time spent in the app.
+    counts_quota: bool,
     /// The minute (since the epoch) last counted toward quotas.
     last_minute: u64,
 }
@@ -191,11 +194,13 @@ fn decide_again(flow: &mut Flow, ts_ns: u64, rules: &Rules, events: &EventQueue)
             matched: None,
             verdict: None,
             blocks: 0,
+            counts_quota: false,
             last_minute: u64::MAX,
         })
     });
     if decision.epoch != rules.epoch {
         decision.epoch = rules.epoch;
+        decision.counts_quota = flow.name.as_deref().and_then(|n| n.proto) != Some(Proto::Dns);
         decision.matched = rules.matcher.classify(name, server.ip(), server.port());
         decision.subscriber = match &rules.policy {
             Some(s) => s.policy.subscriber_for(client.ip(), flow.teid),
@@ -227,14 +232,14 @@ fn decide_again(flow: &mut Flow, ts_ns: u64, rules: &Rules, events: &EventQueue)
 }
 
 /// The outcome of a valid verdict; an allowed flow's packet counts toward quotas (once a
-/// minute per flow).
+/// minute per flow; DNS flows do not count).
 #[inline]
 fn settle(d: &mut Decision, v: Verdict, state: &PolicyState, ts_ns: u64) -> Outcome {
     if v.action == Action::Block {
         return Outcome::Block;
     }
     let minute = ts_ns / NS_PER_MINUTE;
-    if d.matched.is_some() && minute != d.last_minute {
+    if d.counts_quota && d.matched.is_some() && minute != d.last_minute {
         d.last_minute = minute;
         state
             .policy
@@ -358,6 +363,41 @@ allowed_categories = ["education"]
         let ev = e.events().pop().expect("a block event");
         assert_eq!((ev.rule_label.as_str(), ev.epoch), ("category:gaming", 2));
         assert_eq!(f.decision.as_ref().map(|d| d.epoch), Some(2));
+    }
+
+    #[test]
+    fn dns_lookups_do_not_count_toward_quotas() {
+        let policy = r#"default_profile = "kid"
+[[subscriber]]
+id = "447700900123"
+identifiers = ["10.45.0.7"]
+profile = "kid"
+[profile.kid]
+quotas = [{ app = "youtube", minutes = 1 }]
+"#;
+        let e = enforcer(policy);
+        let rules = e.rules();
+        let mut lookup = flow("www.youtube.com");
+        if let Some(n) = lookup.name.as_mut() {
+            n.proto = Some(Proto::Dns);
+        }
+        let t0 = T2059 - 120 * MIN;
+        for m in 0..3 {
+            assert_eq!(
+                decide(&mut lookup, t0 + m * MIN, &rules, e.events()),
+                Outcome::Allow
+            );
+        }
+        // Three minutes of lookups later, the app itself still has its minute.
+        let mut watch = flow("www.youtube.com");
+        assert_eq!(
+            decide(&mut watch, t0 + 3 * MIN, &rules, e.events()),
+            Outcome::Allow
+        );
+        assert_eq!(
+            decide(&mut watch, t0 + 4 * MIN, &rules, e.events()),
+            Outcome::Block
+        );
     }
 
     #[test]

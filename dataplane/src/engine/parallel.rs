@@ -7,18 +7,24 @@
 //! never copied: they stay in the mapping, which outlives the scoped worker threads (the one
 //! exception is a datagram reassembled from IP fragments, copied once).
 //!
+//! When the policy in force counts quotas, all flows of a listed subscriber go to one worker
+//! (chosen by the subscriber, not the flow): quota minutes are shared by a subscriber's flows,
+//! and one worker sees them in packet order, so a replay decides quotas the same way whatever
+//! the number of workers.
+//!
 //! A flow is owned by exactly one worker for its life, so flow state needs no lock; each worker
 //! counts into its own counters, summed at the end, and hands the flows it ends to the sink on
 //! its own thread.
 
 use super::counters::Counters;
-use super::enforce::Enforcer;
+use super::enforce::{Enforcer, Rules};
 use super::replay::{ReplayConfig, ReplaySink, TICK_PACKETS};
 use super::worker::{Worker, WorkerConfig};
 use crate::capture::Capture;
 use crate::decode::{Decoder, Packet};
 use crate::flow::dns_cache::DnsCache;
 use crate::flow::{EndReason, Flow};
+use crate::policy::SubscriberRef;
 use crossbeam_channel::{bounded, Receiver, Sender, TryRecvError};
 use std::sync::Arc;
 
@@ -57,7 +63,7 @@ pub fn run<'a>(captures: &'a [Capture], config: &ReplayConfig, sink: &impl Repla
                 batch: Vec::with_capacity(BATCH),
             });
         }
-        let mut counters = dispatch(captures, &mut lanes, &dns, sink);
+        let mut counters = dispatch(captures, &mut lanes, &dns, config.enforcer.as_deref(), sink);
         drop(lanes);
         for h in handles {
             match h.join() {
@@ -104,8 +110,10 @@ fn dispatch<'a>(
     captures: &'a [Capture],
     lanes: &mut [Lane<'a>],
     dns: &DnsCache,
+    enforcer: Option<&Enforcer>,
     sink: &impl ReplaySink,
 ) -> Counters {
+    let mut affinity = Affinity::new(enforcer);
     let mut counters = Counters::default();
     let mut decoder = Decoder::default();
     let n = lanes.len() as u64;
@@ -136,7 +144,7 @@ fn dispatch<'a>(
                 }
             };
             super::dns_tap::tap(&packet, raw.ts_ns, dns);
-            let lane = (lane_hash(&packet) % n) as usize;
+            let lane = (affinity.lane_hash(&packet) % n) as usize;
             let item = match rebase(&packet, raw.data) {
                 Some(payload) => Item {
                     ts_ns: raw.ts_ns,
@@ -164,6 +172,59 @@ fn dispatch<'a>(
     counters
 }
 
+/// How packets are spread over workers: by flow, or, when the policy counts quotas, by listed
+/// subscriber.
+struct Affinity<'e> {
+    enforcer: Option<&'e Enforcer>,
+    /// The rules last loaded, when their policy counts quotas.
+    rules: Option<Arc<Rules>>,
+    epoch: u64,
+}
+
+impl<'e> Affinity<'e> {
+    fn new(enforcer: Option<&'e Enforcer>) -> Affinity<'e> {
+        let mut a = Affinity {
+            enforcer,
+            rules: None,
+            epoch: 0,
+        };
+        a.reload();
+        a
+    }
+
+    fn reload(&mut self) {
+        let Some(e) = self.enforcer else { return };
+        let rules = e.rules();
+        self.epoch = rules.epoch;
+        let quotas = rules
+            .policy
+            .as_ref()
+            .is_some_and(|s| s.policy.tracks_quotas());
+        self.rules = quotas.then_some(rules);
+    }
+
+    /// The same for both directions of a flow, and for every flow of a listed subscriber when
+    /// quotas are counted.
+    #[inline]
+    fn lane_hash(&mut self, p: &Packet<'_>) -> u64 {
+        if let Some(e) = self.enforcer {
+            if e.epoch() != self.epoch {
+                self.reload();
+            }
+        }
+        let Some(state) = self.rules.as_ref().and_then(|r| r.policy.as_ref()) else {
+            return lane_hash(p);
+        };
+        let by = |ip| state.policy.subscriber_for(ip, p.teid);
+        match (by(p.src), by(p.dst)) {
+            (SubscriberRef::Listed(a), SubscriberRef::Default)
+            | (SubscriberRef::Default, SubscriberRef::Listed(a)) => mix(u64::from(a)),
+            (SubscriberRef::Listed(a), SubscriberRef::Listed(b)) if a == b => mix(u64::from(a)),
+            _ => lane_hash(p),
+        }
+    }
+}
+
 /// A cheap hash that is the same for both directions of a flow: it only chooses the worker
 /// (the worker's table hashes the full key itself).
 #[inline]
@@ -177,8 +238,12 @@ fn lane_hash(p: &Packet<'_>) -> u64 {
             }
         }
     }
-    let x = fold(p.src) ^ fold(p.dst) ^ (u64::from(p.src_port ^ p.dst_port) << 32);
-    // A multiplicative mix spreads the XOR over all bits before the modulo.
+    mix(fold(p.src) ^ fold(p.dst) ^ (u64::from(p.src_port ^ p.dst_port) << 32))
+}
+
+/// A multiplicative mix that spreads `x` over all bits before a modulo.
+#[inline]
+fn mix(x: u64) -> u64 {
     (x ^ (x >> 29)).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 16
 }
 

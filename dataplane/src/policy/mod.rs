@@ -231,6 +231,12 @@ impl Policy {
         self.profile(self.resolve(s).0).map_or("", |p| &p.name)
     }
 
+    /// Whether any listed subscriber has a quota (quota usage is then shared by all flows of a
+    /// subscriber).
+    pub fn tracks_quotas(&self) -> bool {
+        self.quota_slots > 0
+    }
+
     /// Number of listed subscribers.
     pub fn subscriber_count(&self) -> usize {
         self.subscribers.len()
