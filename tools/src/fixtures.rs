@@ -597,7 +597,7 @@ mod tests {
         }
         assert!(names.contains(&"damaged.expected-skips.json"));
         let total: usize = files.iter().map(|f| f.bytes.len()).sum();
-        assert!(total < 200 * 1024, "fixtures take {total} bytes");
+        assert!(total < 256 * 1024, "fixtures take {total} bytes");
     }
 
     #[test]
