@@ -1,8 +1,8 @@
 //! The parallel engine: one dispatcher and N workers.
 //!
 //! The dispatcher walks the memory-mapped captures in order, decodes each frame down to its
-//! innermost flow, runs the DNS tap, hashes the flow key symmetrically and appends the packet to
-//! a batch for the worker that owns the flow. Batches travel over bounded crossbeam channels
+//! innermost flow, runs the DNS tap, hashes the 5-tuple symmetrically (both directions alike)
+//! and appends the decoded packet to a batch for the worker that owns the flow. Batches travel over bounded crossbeam channels
 //! and come back empty for reuse, so the steady state allocates nothing. A packet's bytes are
 //! never copied: they stay in the mapping, which outlives the scoped worker threads (the one
 //! exception is a datagram reassembled from IP fragments, copied once).
@@ -38,7 +38,7 @@ struct Item<'a> {
     ts_ns: u64,
     orig_len: u32,
     packet: Packet<'a>,
-    /// The payload when it is not inside `raw.data` (reassembled from fragments).
+    /// The payload when it is not inside its frame (reassembled from fragments).
     owned: Option<Box<[u8]>>,
 }
 
