@@ -1,6 +1,7 @@
-//! A worker: owns a decoder, a flow table and a DNS answer cache, and does all per-packet work
-//! for its flows: decode, find or create the flow, count, and name it while naming is running.
-//! Time is the packets' own, so a replay gives the same answer on every run.
+//! A worker: owns a decoder and a flow table, shares the DNS answer cache, and does all
+//! per-packet work for its flows: decode, find or create the flow, count, name it while naming
+//! runs, and decide it when rules are set. Time is the packets' own, so a replay gives the same
+//! answer on every run.
 
 use super::counters::{Counters, LATENCY_SAMPLE_EVERY};
 use super::enforce::{decide, Enforcer, Outcome, Rules};
@@ -341,25 +342,13 @@ fn name(flow: &mut Flow, dir: Direction, packet: &Packet<'_>, counters: &mut Cou
         }
     }
     if namer.is_done() {
-        if let Some(f) = namer.failure {
-            counters.count(f.reason());
-        }
-        let proto = namer.proto();
-        flow.namer = None;
-        flow.naming_done = true;
-        if let Some(p) = proto {
-            let n = flow.name.get_or_insert_with(Box::default);
-            n.proto.get_or_insert(p);
-        }
+        end_naming(flow, counters);
     }
 }
 
-fn finish(
-    counters: &mut Counters,
-    mut flow: Flow,
-    reason: EndReason,
-    ended: &mut impl FnMut(Flow, EndReason),
-) {
+/// Ends naming: counts why it failed, if it did, keeps the protocol recognised even without a
+/// name, and drops the inspection state.
+fn end_naming(flow: &mut Flow, counters: &mut Counters) {
     if let Some(namer) = flow.namer.take() {
         if let Some(f) = namer.failure {
             counters.count(f.reason());
@@ -369,6 +358,16 @@ fn finish(
             n.proto.get_or_insert(p);
         }
     }
+    flow.naming_done = true;
+}
+
+fn finish(
+    counters: &mut Counters,
+    mut flow: Flow,
+    reason: EndReason,
+    ended: &mut impl FnMut(Flow, EndReason),
+) {
+    end_naming(&mut flow, counters);
     let n = flow.name.as_deref();
     counters.flow_named(n.and_then(|n| n.proto), n.and_then(|n| n.source));
     ended(flow, reason);
