@@ -10,6 +10,10 @@
 use super::{EndReason, Flow, FlowKey, Timeouts};
 use hashbrown::HashTable;
 
+/// Most flow slots reserved up front (beyond it the slab grows as flows arrive): 16 M slots
+/// are about 2 GiB of address space.
+pub const RESERVE_MAX: usize = 16 << 20;
+
 /// Ticks in the wheel (seconds of packet time it spans before entries wrap around).
 const WHEEL_TICKS: usize = 1024;
 const TICK_NS: u64 = 1_000_000_000;
@@ -56,12 +60,13 @@ pub enum Lookup {
 
 impl FlowTable {
     /// A table that holds at most `max_flows` flows at once. The slab reserves room for all of
-    /// them up front (address space only: memory is taken as flows arrive), so it never grows
-    /// by doubling and copying; the index, a tenth of the size, grows as needed.
+    /// them up front, up to [`RESERVE_MAX`] (address space only: memory is taken as flows
+    /// arrive), so it does not grow by doubling and copying; the index, a tenth of the size,
+    /// grows as needed.
     pub fn new(timeouts: Timeouts, max_flows: usize) -> FlowTable {
         FlowTable {
             index: HashTable::new(),
-            slots: Vec::with_capacity(max_flows),
+            slots: Vec::with_capacity(max_flows.min(RESERVE_MAX)),
             free: Vec::new(),
             wheel: (0..WHEEL_TICKS).map(|_| Vec::new()).collect(),
             spare: Vec::new(),
@@ -319,6 +324,12 @@ mod tests {
         assert_eq!(gone[0].1, EndReason::Idle);
         assert_eq!(gone[0].2, 10);
         assert_eq!(t.len(), 1);
+    }
+
+    #[test]
+    fn an_absurd_limit_reserves_no_more_than_the_cap() {
+        let t = FlowTable::new(Timeouts::default(), usize::MAX);
+        assert!(t.slots.capacity() <= RESERVE_MAX);
     }
 
     #[test]
