@@ -7,11 +7,9 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use crate::capture;
 use crate::dns::{rtype, Answer};
 use crate::flow::Flow;
 use crate::packets::{Gtpu, Link, Path};
-use crate::pcap_writer::{Endian, LinkType, TsResolution};
 use crate::recipes::{self, Endpoints, QuicShape, RecipeError, TlsShape};
 use crate::rng::Rng;
 use crate::tls::ClientHello;
@@ -219,15 +217,4 @@ pub fn flows() -> Result<Vec<Flow>, RecipeError> {
             "www.bet365.com",
         )?,
     ])
-}
-
-/// The capture (nanosecond pcap, Ethernet) of [`flows`].
-pub fn capture(flows: &[Flow]) -> Result<Vec<u8>, capture::CaptureError> {
-    let frames = capture::merged_frames(flows);
-    capture::write_pcap(
-        &frames,
-        LinkType::ETHERNET,
-        TsResolution::Nano,
-        Endian::Little,
-    )
 }

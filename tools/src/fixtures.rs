@@ -78,8 +78,7 @@ fn evening(out: &mut Vec<FixtureFile>) -> Result<(), FixtureError> {
         fixture: NAME,
         source,
     })?;
-    let pcap = crate::evening::capture(&flows)?;
-    push_capture(out, NAME, pcap, &flows)
+    push_ethernet_pcap(out, NAME, &flows, TsResolution::Nano, Endian::Little)
 }
 
 fn sa(s: &str) -> SocketAddr {
@@ -104,6 +103,19 @@ fn ep(client: &str, server: &str, path: Path, i: u64) -> Endpoints {
         path,
         start_ns: at(i),
     }
+}
+
+/// Writes `flows` as a classic Ethernet pcap named `name`, with their expected flows beside it.
+fn push_ethernet_pcap(
+    out: &mut Vec<FixtureFile>,
+    name: &str,
+    flows: &[Flow],
+    resolution: TsResolution,
+    endian: Endian,
+) -> Result<(), FixtureError> {
+    let frames = capture::merged_frames(flows);
+    let pcap = capture::write_pcap(&frames, LinkType::ETHERNET, resolution, endian)?;
+    push_capture(out, name, pcap, flows)
 }
 
 fn push_capture(
@@ -183,14 +195,7 @@ fn tls_basic(out: &mut Vec<FixtureFile>) -> Result<(), FixtureError> {
     let e = ep("[2001:db8:10::2]:51003", "[2001:db8:443::1]:443", eth, 3);
     flows.push(recipes::tls_flow(&e, &mut rng, &hello, &TlsShape::default()).map_err(err)?);
 
-    let frames = capture::merged_frames(&flows);
-    let pcap = capture::write_pcap(
-        &frames,
-        LinkType::ETHERNET,
-        TsResolution::Micro,
-        Endian::Little,
-    )?;
-    push_capture(out, NAME, pcap, &flows)
+    push_ethernet_pcap(out, NAME, &flows, TsResolution::Micro, Endian::Little)
 }
 
 /// HTTP and DNS over three interfaces (Ethernet, raw IP, Linux SLL) in one pcapng.
@@ -359,14 +364,7 @@ fn quic(out: &mut Vec<FixtureFile>) -> Result<(), FixtureError> {
     };
     let e = ep("[2001:db8:20::7]:55003", "[2001:db8:443::2]:443", eth, 2);
     flows.push(recipes::quic_flow(&e, &mut rng, Some("video.example.net"), &pq).map_err(err)?);
-    let frames = capture::merged_frames(&flows);
-    let pcap = capture::write_pcap(
-        &frames,
-        LinkType::ETHERNET,
-        TsResolution::Micro,
-        Endian::Little,
-    )?;
-    push_capture(out, NAME, pcap, &flows)
+    push_ethernet_pcap(out, NAME, &flows, TsResolution::Micro, Endian::Little)
 }
 
 /// Subscriber traffic inside GTP-U (TEIDs, inner IPv4 and IPv6) and 802.1Q-tagged traffic;
@@ -452,9 +450,7 @@ fn gtpu(out: &mut Vec<FixtureFile>) -> Result<(), FixtureError> {
     );
     flows.push(recipes::tls_flow(&e, &mut rng, &hello, &TlsShape::default()).map_err(err)?);
 
-    let frames = capture::merged_frames(&flows);
-    let pcap = capture::write_pcap(&frames, LinkType::ETHERNET, TsResolution::Nano, Endian::Big)?;
-    push_capture(out, NAME, pcap, &flows)
+    push_ethernet_pcap(out, NAME, &flows, TsResolution::Nano, Endian::Big)
 }
 
 /// Valid flows, then a TCP header with a bad data offset, a frame of an unknown EtherType,

@@ -273,6 +273,20 @@ block_all = true
 allowed_categories = ["education"]
 "#;
 
+    /// A policy listing the test flow's client with a daily YouTube quota of `minutes`.
+    fn youtube_quota(minutes: u32) -> String {
+        format!(
+            r#"default_profile = "kid"
+[[subscriber]]
+id = "447700900123"
+identifiers = ["10.45.0.7"]
+profile = "kid"
+[profile.kid]
+quotas = [{{ app = "youtube", minutes = {minutes} }}]
+"#
+        )
+    }
+
     fn enforcer(policy: &str) -> Enforcer {
         let catalog = Catalog::embedded_default().expect("catalog");
         let policy = Policy::from_toml_str(policy, "test.toml", &catalog).expect("policy");
@@ -367,15 +381,7 @@ allowed_categories = ["education"]
 
     #[test]
     fn dns_lookups_do_not_count_toward_quotas() {
-        let policy = r#"default_profile = "kid"
-[[subscriber]]
-id = "447700900123"
-identifiers = ["10.45.0.7"]
-profile = "kid"
-[profile.kid]
-quotas = [{ app = "youtube", minutes = 1 }]
-"#;
-        let e = enforcer(policy);
+        let e = enforcer(&youtube_quota(1));
         let rules = e.rules();
         let mut lookup = flow("www.youtube.com");
         if let Some(n) = lookup.name.as_mut() {
@@ -402,15 +408,7 @@ quotas = [{ app = "youtube", minutes = 1 }]
 
     #[test]
     fn allowed_flows_count_toward_quotas_once_a_minute() {
-        let policy = r#"default_profile = "kid"
-[[subscriber]]
-id = "447700900123"
-identifiers = ["10.45.0.7"]
-profile = "kid"
-[profile.kid]
-quotas = [{ app = "youtube", minutes = 2 }]
-"#;
-        let e = enforcer(policy);
+        let e = enforcer(&youtube_quota(2));
         let rules = e.rules();
         let mut f = flow("www.youtube.com");
         let t0 = T2059 - 120 * MIN;
