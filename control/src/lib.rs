@@ -3,5 +3,6 @@
 //! tallies ([`events`]). The data plane never knows this crate exists.
 
 pub mod events;
+pub mod traffic;
 
 pub use dataplane;

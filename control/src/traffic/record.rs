@@ -1,0 +1,493 @@
+//! The `network-traffic` record: one flow event as the P-Gateway publishes it, in JSON
+//! (the contract is `schemas/network-traffic.schema.json`, described in the README).
+//!
+//! [`TrafficRecord::parse`] turns the bytes of one Kafka message into a checked record or an
+//! [`Invalid`] that says why (a stable reason code for counting and the dead-letter topic) and
+//! where (the field, or serde's line and column). [`TrafficRecord::to_json`] writes the same
+//! format; `pgw-sim` publishes with it, so producer and consumer share one definition.
+
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
+use chrono::DateTime;
+use dataplane::decode::L4;
+use dataplane::engine::record::rfc3339;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+
+/// Payload bytes kept per direction, at most: enough for a post-quantum ClientHello or a QUIC
+/// Initial (naming reads no further).
+pub const PAYLOAD_MAX: usize = 16 * 1024;
+/// Longest flow id, subscriber id or name accepted.
+pub const TEXT_MAX: usize = 255;
+
+/// Where the record sits in its flow's life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FlowEvent {
+    Start,
+    Update,
+    End,
+}
+
+impl FlowEvent {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FlowEvent::Start => "start",
+            FlowEvent::Update => "update",
+            FlowEvent::End => "end",
+        }
+    }
+}
+
+/// One flow event, checked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TrafficRecord {
+    pub event: FlowEvent,
+    /// The gateway's id of the flow, unique while the flow lives.
+    pub flow_id: String,
+    /// Event time, nanoseconds since the Unix epoch.
+    pub ts_ns: u64,
+    pub msisdn: Option<String>,
+    pub imsi: Option<String>,
+    /// The subscriber's address (the UE end of the bearer).
+    pub ue_ip: IpAddr,
+    /// GTP-U tunnel id of the bearer, when the gateway reports it.
+    pub teid: Option<u32>,
+    pub l4: L4,
+    pub client: SocketAddr,
+    pub server: SocketAddr,
+    /// The name the gateway saw (SNI, Host), if any.
+    pub name: Option<String>,
+    /// First payload bytes sent by the client, if the gateway includes them.
+    pub payload_c2s: Option<Vec<u8>>,
+    /// First payload bytes sent by the server.
+    pub payload_s2c: Option<Vec<u8>>,
+    /// Bytes so far, `[client->server, server->client]`.
+    pub bytes: [u64; 2],
+    /// Packets so far, `[client->server, server->client]`.
+    pub packets: [u64; 2],
+}
+
+/// Why a record was refused: a reason code (counted, and sent with the record to the
+/// dead-letter topic) and a message saying where.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{reason}: {detail}")]
+pub struct Invalid {
+    pub reason: Reason,
+    pub detail: String,
+}
+
+/// The reasons a record is refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Reason {
+    /// Not a JSON object (syntax error, truncated, not UTF-8).
+    NotJson,
+    /// A field is missing or has the wrong JSON type.
+    BadField,
+    BadTime,
+    BadAddress,
+    BadL4,
+    BadBase64,
+    TooLong,
+    /// The fields contradict each other (e.g. the UE address is neither endpoint).
+    Inconsistent,
+}
+
+impl Reason {
+    pub const ALL: [Reason; 8] = [
+        Reason::NotJson,
+        Reason::BadField,
+        Reason::BadTime,
+        Reason::BadAddress,
+        Reason::BadL4,
+        Reason::BadBase64,
+        Reason::TooLong,
+        Reason::Inconsistent,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::NotJson => "not_json",
+            Reason::BadField => "bad_field",
+            Reason::BadTime => "bad_time",
+            Reason::BadAddress => "bad_address",
+            Reason::BadL4 => "bad_l4",
+            Reason::BadBase64 => "bad_base64",
+            Reason::TooLong => "too_long",
+            Reason::Inconsistent => "inconsistent",
+        }
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+fn invalid(reason: Reason, detail: impl Into<String>) -> Invalid {
+    Invalid {
+        reason,
+        detail: detail.into(),
+    }
+}
+
+/// A per-direction pair as written: `{"c2s": .., "s2c": ..}`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Pair<T> {
+    #[serde(default)]
+    c2s: T,
+    #[serde(default)]
+    s2c: T,
+}
+
+/// The record as written on the topic.
+#[derive(Debug, Serialize, Deserialize)]
+struct Wire {
+    event: FlowEvent,
+    flow_id: String,
+    ts: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    msisdn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    imsi: Option<String>,
+    ue_ip: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    teid: Option<u32>,
+    l4: String,
+    client: String,
+    server: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    payload: Option<Pair<Option<String>>>,
+    #[serde(default)]
+    bytes: Pair<u64>,
+    #[serde(default)]
+    packets: Pair<u64>,
+}
+
+impl TrafficRecord {
+    /// Parses and checks one record.
+    pub fn parse(bytes: &[u8]) -> Result<TrafficRecord, Invalid> {
+        let wire: Wire = serde_json::from_slice(bytes).map_err(|e| {
+            let reason = match e.classify() {
+                serde_json::error::Category::Data => Reason::BadField,
+                _ => Reason::NotJson,
+            };
+            invalid(reason, e.to_string())
+        })?;
+        let text = |field: &str, v: Option<String>| -> Result<Option<String>, Invalid> {
+            match v {
+                Some(s) if s.is_empty() => {
+                    Err(invalid(Reason::BadField, format!("{field} is empty")))
+                }
+                Some(s) if s.len() > TEXT_MAX => Err(invalid(
+                    Reason::TooLong,
+                    format!("{field} is {} bytes, at most {TEXT_MAX}", s.len()),
+                )),
+                v => Ok(v),
+            }
+        };
+        let flow_id = text("flow_id", Some(wire.flow_id))?.unwrap_or_default();
+        let msisdn = text("msisdn", wire.msisdn)?;
+        let imsi = text("imsi", wire.imsi)?;
+        let name = text("name", wire.name)?;
+        let ts_ns = parse_time(&wire.ts)?;
+        let ue_ip: IpAddr = wire.ue_ip.parse().map_err(|_| {
+            invalid(
+                Reason::BadAddress,
+                format!("ue_ip {:?} is not an IP address", wire.ue_ip),
+            )
+        })?;
+        let client = parse_endpoint("client", &wire.client)?;
+        let server = parse_endpoint("server", &wire.server)?;
+        let l4 = match wire.l4.as_str() {
+            "tcp" => L4::Tcp,
+            "udp" => L4::Udp,
+            other => {
+                return Err(invalid(
+                    Reason::BadL4,
+                    format!("l4 {other:?} is not \"tcp\" or \"udp\""),
+                ))
+            }
+        };
+        if ue_ip != client.ip() && ue_ip != server.ip() {
+            return Err(invalid(
+                Reason::Inconsistent,
+                format!("ue_ip {ue_ip} is neither the client {client} nor the server {server}"),
+            ));
+        }
+        let (payload_c2s, payload_s2c) = match wire.payload {
+            Some(p) => (
+                decode_payload("payload.c2s", p.c2s)?,
+                decode_payload("payload.s2c", p.s2c)?,
+            ),
+            None => (None, None),
+        };
+        Ok(TrafficRecord {
+            event: wire.event,
+            flow_id,
+            ts_ns,
+            msisdn,
+            imsi,
+            ue_ip,
+            teid: wire.teid,
+            l4,
+            client,
+            server,
+            name,
+            payload_c2s,
+            payload_s2c,
+            bytes: [wire.bytes.c2s, wire.bytes.s2c],
+            packets: [wire.packets.c2s, wire.packets.s2c],
+        })
+    }
+
+    /// The record as written on the topic (one JSON object, no newline).
+    pub fn to_json(&self) -> Vec<u8> {
+        let payload = (self.payload_c2s.is_some() || self.payload_s2c.is_some()).then(|| Pair {
+            c2s: self.payload_c2s.as_ref().map(|b| BASE64.encode(b)),
+            s2c: self.payload_s2c.as_ref().map(|b| BASE64.encode(b)),
+        });
+        let wire = Wire {
+            event: self.event,
+            flow_id: self.flow_id.clone(),
+            ts: rfc3339(self.ts_ns),
+            msisdn: self.msisdn.clone(),
+            imsi: self.imsi.clone(),
+            ue_ip: self.ue_ip.to_string(),
+            teid: self.teid,
+            l4: match self.l4 {
+                L4::Tcp => "tcp",
+                _ => "udp",
+            }
+            .to_owned(),
+            client: self.client.to_string(),
+            server: self.server.to_string(),
+            name: self.name.clone(),
+            payload,
+            bytes: Pair {
+                c2s: self.bytes[0],
+                s2c: self.bytes[1],
+            },
+            packets: Pair {
+                c2s: self.packets[0],
+                s2c: self.packets[1],
+            },
+        };
+        // A struct of strings and integers always serialises.
+        serde_json::to_vec(&wire).unwrap_or_default()
+    }
+
+    /// The subscriber id the gateway gave, MSISDN first.
+    pub fn subscriber(&self) -> Option<&str> {
+        self.msisdn.as_deref().or(self.imsi.as_deref())
+    }
+}
+
+fn parse_time(ts: &str) -> Result<u64, Invalid> {
+    let t = DateTime::parse_from_rfc3339(ts)
+        .map_err(|e| invalid(Reason::BadTime, format!("ts {ts:?} is not RFC 3339: {e}")))?;
+    t.timestamp_nanos_opt()
+        .and_then(|n| u64::try_from(n).ok())
+        .ok_or_else(|| invalid(Reason::BadTime, format!("ts {ts:?} is outside 1970..2262")))
+}
+
+fn parse_endpoint(field: &str, s: &str) -> Result<SocketAddr, Invalid> {
+    s.parse().map_err(|_| {
+        invalid(
+            Reason::BadAddress,
+            format!("{field} {s:?} is not an address:port (IPv6 as [addr]:port)"),
+        )
+    })
+}
+
+fn decode_payload(field: &str, b64: Option<String>) -> Result<Option<Vec<u8>>, Invalid> {
+    let Some(b64) = b64 else { return Ok(None) };
+    // 4 base64 characters carry 3 bytes: refuse oversized payloads before decoding them.
+    if b64.len() > PAYLOAD_MAX.div_ceil(3) * 4 {
+        return Err(invalid(
+            Reason::TooLong,
+            format!("{field} is longer than {PAYLOAD_MAX} bytes"),
+        ));
+    }
+    let bytes = BASE64
+        .decode(b64.as_bytes())
+        .map_err(|e| invalid(Reason::BadBase64, format!("{field}: {e}")))?;
+    Ok(Some(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> TrafficRecord {
+        TrafficRecord {
+            event: FlowEvent::Start,
+            flow_id: "pgw1-7".into(),
+            ts_ns: 1_710_270_000_123_000_000,
+            msisdn: Some("447700900001".into()),
+            imsi: None,
+            ue_ip: "10.45.1.1".parse().unwrap(),
+            teid: Some(4097),
+            l4: L4::Tcp,
+            client: "10.45.1.1:40001".parse().unwrap(),
+            server: "[2001:db8::1]:443".parse().unwrap(),
+            name: Some("www.youtube.com".into()),
+            payload_c2s: Some(vec![0x16, 3, 1, 0, 0]),
+            payload_s2c: None,
+            bytes: [517, 0],
+            packets: [1, 0],
+        }
+    }
+
+    fn reason_of(json: &str) -> Reason {
+        TrafficRecord::parse(json.as_bytes()).unwrap_err().reason
+    }
+
+    #[test]
+    fn records_round_trip_through_json() {
+        let r = sample();
+        let json = r.to_json();
+        assert_eq!(TrafficRecord::parse(&json).unwrap(), r);
+        let text = String::from_utf8(json).unwrap();
+        assert!(
+            text.contains(r#""ts":"2024-03-12T19:00:00.123000000Z""#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#""payload":{"c2s":"FgMBAAA=","s2c":null}"#),
+            "{text}"
+        );
+        assert!(!text.contains("imsi"), "absent fields are left out: {text}");
+    }
+
+    #[test]
+    fn the_smallest_record_needs_only_the_required_fields() {
+        let r = TrafficRecord::parse(
+            br#"{"event":"end","flow_id":"f","ts":"2024-03-12T19:00:00+01:00","ue_ip":"10.0.0.1",
+                "l4":"udp","client":"10.0.0.1:5000","server":"8.8.8.8:53"}"#,
+        )
+        .unwrap();
+        assert_eq!(r.event, FlowEvent::End);
+        assert_eq!(r.ts_ns, 1_710_266_400_000_000_000, "offsets are honoured");
+        assert_eq!((r.bytes, r.packets), ([0, 0], [0, 0]));
+        assert_eq!(r.subscriber(), None);
+    }
+
+    #[test]
+    fn bad_records_are_refused_with_a_reason_and_a_place() {
+        let good = String::from_utf8(sample().to_json()).unwrap();
+        assert_eq!(reason_of("{\"event\":"), Reason::NotJson);
+        assert_eq!(reason_of("\u{1}"), Reason::NotJson);
+        assert_eq!(reason_of("[1,2]"), Reason::NotJson);
+        assert_eq!(reason_of(r#"{"event":"start"}"#), Reason::BadField);
+        assert_eq!(
+            reason_of(&good.replace("\"start\"", "\"begin\"")),
+            Reason::BadField
+        );
+        assert_eq!(
+            reason_of(&good.replace("\"tcp\"", "\"sctp\"")),
+            Reason::BadL4
+        );
+        assert_eq!(
+            reason_of(&good.replace("2024-03-12T", "2024-13-12T")),
+            Reason::BadTime
+        );
+        assert_eq!(
+            reason_of(&good.replace("10.45.1.1:40001", "10.45.1.1")),
+            Reason::BadAddress
+        );
+        assert_eq!(
+            reason_of(&good.replace("\"10.45.1.1\"", "\"10.45.1.9\"")),
+            Reason::Inconsistent
+        );
+        assert_eq!(
+            reason_of(&good.replace("FgMBAAA=", "F!MBAAA=")),
+            Reason::BadBase64
+        );
+        assert_eq!(reason_of(&good.replace("4097", "-1")), Reason::BadField);
+        let e =
+            TrafficRecord::parse(good.replace("\"flow_id\"", "\"flowid\"").as_bytes()).unwrap_err();
+        assert_eq!(e.reason, Reason::BadField);
+        assert!(
+            e.to_string().contains("flow_id") && e.to_string().contains("column"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn oversized_fields_are_refused_before_decoding() {
+        let mut r = sample();
+        r.payload_c2s = Some(vec![7; PAYLOAD_MAX]);
+        assert!(
+            TrafficRecord::parse(&r.to_json()).is_ok(),
+            "exactly the limit is fine"
+        );
+        r.payload_c2s = Some(vec![7; PAYLOAD_MAX + 3]);
+        assert_eq!(
+            TrafficRecord::parse(&r.to_json()).unwrap_err().reason,
+            Reason::TooLong
+        );
+        let mut r = sample();
+        r.flow_id = "x".repeat(TEXT_MAX + 1);
+        assert_eq!(
+            TrafficRecord::parse(&r.to_json()).unwrap_err().reason,
+            Reason::TooLong
+        );
+        r.flow_id = String::new();
+        assert_eq!(
+            TrafficRecord::parse(&r.to_json()).unwrap_err().reason,
+            Reason::BadField
+        );
+    }
+
+    /// The JSON Schema in `schemas/` and the parser require the same fields and know the same.
+    #[test]
+    fn the_schema_and_the_parser_agree_on_the_fields() {
+        let schema: serde_json::Value =
+            serde_json::from_str(include_str!("../../../schemas/network-traffic.schema.json"))
+                .unwrap();
+        let required: Vec<&str> = schema["required"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        let mut full = sample();
+        full.imsi = Some("234150999999999".into());
+        let full: serde_json::Value = serde_json::from_slice(&full.to_json()).unwrap();
+        let written: Vec<&String> = full.as_object().unwrap().keys().collect();
+        let known: Vec<&String> = schema["properties"].as_object().unwrap().keys().collect();
+        assert_eq!(
+            written.iter().collect::<std::collections::BTreeSet<_>>(),
+            known.iter().collect::<std::collections::BTreeSet<_>>()
+        );
+        for field in known {
+            let mut v = full.clone();
+            v.as_object_mut().unwrap().remove(field.as_str());
+            let parsed = TrafficRecord::parse(v.to_string().as_bytes());
+            if required.contains(&field.as_str()) {
+                assert_eq!(parsed.unwrap_err().reason, Reason::BadField, "{field}");
+            } else {
+                assert!(parsed.is_ok(), "{field} is optional: {parsed:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn no_bytes_make_the_parser_panic() {
+        let good = sample().to_json();
+        for cut in 0..good.len() {
+            let _ = TrafficRecord::parse(&good[..cut]);
+        }
+        for i in 0..good.len() {
+            let mut b = good.clone();
+            b[i] ^= 0x5a;
+            let _ = TrafficRecord::parse(&b);
+        }
+    }
+}
