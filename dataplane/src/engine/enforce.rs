@@ -19,6 +19,7 @@ use crate::policy::{
     Action, BlockEvent, EventQueue, Policy, Query, QuotaLedger, SubscriberRef, Verdict,
 };
 use arc_swap::ArcSwap;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -159,9 +160,34 @@ pub enum Outcome {
     Block,
 }
 
+/// Who a flow belongs to when its packets do not say (flow mode: the gateway's record names the
+/// subscriber). Looked up again in each epoch's policy, like the session table.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Identity<'a> {
+    /// MSISDN or IMSI; used when the policy lists it.
+    pub id: Option<&'a str>,
+    /// The subscriber's address for the session table; default: the flow's client.
+    pub ue: Option<IpAddr>,
+}
+
 /// Decides (or re-decides) `flow` at packet time `ts_ns` with `rules`, pushing a block event
 /// into `events` when the flow becomes blocked (or blocked by a different rule).
+#[inline]
 pub fn decide(flow: &mut Flow, ts_ns: u64, rules: &Rules, events: &EventQueue) -> Outcome {
+    decide_as(flow, Identity::default(), ts_ns, rules, events)
+}
+
+/// [`decide`] for a flow whose subscriber is given: `who.id` when the policy lists it, else the
+/// session table by `who.ue` (or the client) and the TEID, else the default profile. The
+/// identity is only read when the flow is classified (first decision, new epoch).
+#[inline]
+pub fn decide_as(
+    flow: &mut Flow,
+    who: Identity<'_>,
+    ts_ns: u64,
+    rules: &Rules,
+    events: &EventQueue,
+) -> Outcome {
     if !flow.naming_done {
         return Outcome::Pending;
     }
@@ -177,12 +203,18 @@ pub fn decide(flow: &mut Flow, ts_ns: u64, rules: &Rules, events: &EventQueue) -
             }
         }
     }
-    decide_again(flow, ts_ns, rules, events)
+    decide_again(flow, who, ts_ns, rules, events)
 }
 
 /// Classifies (on a new epoch) and decides `flow`; the slow path of [`decide`].
 #[cold]
-fn decide_again(flow: &mut Flow, ts_ns: u64, rules: &Rules, events: &EventQueue) -> Outcome {
+fn decide_again(
+    flow: &mut Flow,
+    who: Identity<'_>,
+    ts_ns: u64,
+    rules: &Rules,
+    events: &EventQueue,
+) -> Outcome {
     let name = flow.name.as_deref().and_then(|n| n.name.as_deref());
     let is_quic = flow.name.as_deref().and_then(|n| n.proto) == Some(Proto::Quic);
     let client = flow.client().socket_addr();
@@ -203,7 +235,12 @@ fn decide_again(flow: &mut Flow, ts_ns: u64, rules: &Rules, events: &EventQueue)
         decision.counts_quota = flow.name.as_deref().and_then(|n| n.proto) != Some(Proto::Dns);
         decision.matched = rules.matcher.classify(name, server.ip(), server.port());
         decision.subscriber = match &rules.policy {
-            Some(s) => s.policy.subscriber_for(client.ip(), flow.teid),
+            Some(s) => match who.id.and_then(|id| s.policy.subscriber_by_id(id)) {
+                Some(listed) => listed,
+                None => s
+                    .policy
+                    .subscriber_for(who.ue.unwrap_or(client.ip()), flow.teid),
+            },
             None => SubscriberRef::Default,
         };
         decision.verdict = None;
@@ -427,5 +464,41 @@ quotas = [{{ app = "youtube", minutes = {minutes} }}]
         );
         let ev = e.events().pop().expect("block event");
         assert_eq!(ev.rule_label.as_str(), "quota:youtube");
+    }
+
+    #[test]
+    fn a_listed_id_beats_the_session_table_and_an_unlisted_one_falls_back_to_it() {
+        let policy = format!(
+            "{}[[subscriber]]\nid = \"447700900999\"\nidentifiers = [\"10.45.0.99\"]\nprofile = \"kid\"\n",
+            youtube_quota(1)
+        );
+        let e = enforcer(&policy);
+        let rules = e.rules();
+        let Some(state) = rules.policy.as_ref() else {
+            panic!("a policy is set")
+        };
+        let subscriber = |who: Identity<'_>| {
+            let mut f = flow("www.youtube.com");
+            decide_as(&mut f, who, T2059, &rules, e.events());
+            let d = f.decision.expect("decided");
+            state.policy.subscriber_id(d.subscriber).to_owned()
+        };
+        // The test flow's client is 10.45.0.7, listed as 447700900123.
+        assert_eq!(subscriber(Identity::default()), "447700900123");
+        let by_id = Identity {
+            id: Some("447700900999"),
+            ue: None,
+        };
+        assert_eq!(subscriber(by_id), "447700900999");
+        let unlisted = Identity {
+            id: Some("440000000000"),
+            ue: Some("10.45.0.99".parse().unwrap()),
+        };
+        assert_eq!(subscriber(unlisted), "447700900999", "by the UE address");
+        let nowhere = Identity {
+            id: Some("440000000000"),
+            ue: Some("192.0.2.1".parse().unwrap()),
+        };
+        assert_eq!(subscriber(nowhere), "default");
     }
 }
