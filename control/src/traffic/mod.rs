@@ -4,8 +4,18 @@
 //! message into the messages to publish ([`Outbound`]): decisions, blocks, or the record itself
 //! on the dead-letter topic with the reason it was refused. The Kafka side (consumer, producer,
 //! spool) only moves bytes between topics and a handler; it never looks inside a record.
+//!
+//! [`pipeline::RecordPipeline`] is the handler of flow mode: it parses, decides with the data
+//! plane's code ([`decider`]) and writes the outputs ([`output`], and `crate::events` for
+//! blocks).
 
+pub mod decider;
+pub mod output;
+pub mod pipeline;
 pub mod record;
+
+pub use decider::{DeciderConfig, DeciderCounters, FlowDecider};
+pub use pipeline::{PipelineCounters, RecordPipeline};
 
 /// The topic the P-Gateway publishes flow records on.
 pub const NETWORK_TRAFFIC: &str = "network-traffic";
