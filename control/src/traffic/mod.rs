@@ -72,3 +72,6 @@ pub trait RecordHandler {
     /// Handles the payload of one message, appending what to publish to `out`.
     fn handle(&mut self, payload: &[u8], origin: &Origin<'_>, out: &mut Vec<Outbound>);
 }
+
+#[cfg(test)]
+mod tests;
