@@ -109,7 +109,7 @@ pub fn allow_sampled(flow_id: &str, allow_sample: u32) -> bool {
     match allow_sample {
         0 => false,
         1 => true,
-        n => crate::events::stable_hash(flow_id.as_bytes()) % u64::from(n) == 0,
+        n => crate::events::stable_hash(flow_id.as_bytes()).is_multiple_of(u64::from(n)),
     }
 }
 
