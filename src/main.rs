@@ -1,5 +1,6 @@
 //! `pcgate`: the command line that wires sources, the engine and sinks together.
 
+mod consume;
 mod policy;
 mod replay;
 mod summary;
@@ -22,6 +23,8 @@ struct Cli {
 enum Command {
     /// Replay capture files (pcap or pcapng) through the engine and summarise what it saw.
     Replay(replay::Args),
+    /// Flow mode: decide the P-Gateway's network-traffic records (from Kafka or a file).
+    Consume(consume::Args),
     /// Policy files.
     #[command(subcommand)]
     Policy(policy::Command),
@@ -31,6 +34,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Replay(args) => replay::run(args),
+        Command::Consume(args) => consume::run(args),
         Command::Policy(cmd) => policy::run(cmd),
     };
     match result {

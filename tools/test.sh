@@ -1,10 +1,17 @@
 #!/usr/bin/env bash
 # Runs every test of the workspace (the README's test command) and ends with one line that sums
 # them up ("N passed, N failed"); what tests print (the corpus figures and disagreements) is
-# shown. The tests need Rust and the shared corpus beside the checkout
-# (../shared/corpus); nothing else to install yet.
+# shown. The tests need Rust, the shared corpus beside the checkout (../shared/corpus) and a
+# Kafka-protocol broker, `tansu`, which this script installs with cargo when it is missing (about
+# 12 minutes on 2 cores, once). The Kafka tests start their own brokers on loopback ports.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+TANSU_VERSION=0.6.0
+export PATH="$HOME/.cargo/bin:$PATH"
+if ! command -v tansu >/dev/null; then
+  echo "installing tansu $TANSU_VERSION (the Kafka-protocol broker of the Kafka tests)"
+  cargo install --locked --version "$TANSU_VERSION" --features dynostore tansu
+fi
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
