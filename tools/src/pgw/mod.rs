@@ -278,6 +278,14 @@ impl<W: Write> Generator<W> {
         )
     }
 
+    /// A run with a capture when `capture` is given.
+    pub fn with_optional_capture(cfg: &Config, capture: Option<W>) -> Result<Self, PgwError> {
+        match capture {
+            Some(c) => Generator::with_capture(cfg, c),
+            None => Generator::build(cfg, None),
+        }
+    }
+
     fn build(cfg: &Config, pcap: Option<PcapOut<W>>) -> Result<Self, PgwError> {
         cfg.check()?;
         Ok(Generator {
