@@ -293,7 +293,8 @@ fn pcgates_namer_names_start_records_from_their_payloads() {
         .iter()
         .filter(|r| r.event == FlowEvent::Start)
     {
-        let mut namer = Namer::new(Some(u32::MAX)); // the client's stream starts at 0
+        // A TCP client's stream starts at 0 (as if its SYN had sequence number u32::MAX).
+        let mut namer = Namer::new((r.l4 == L4::Tcp).then_some(u32::MAX));
         let mut found = None;
         for (side, payload) in [(0, &r.payload_c2s), (1, &r.payload_s2c)] {
             let Some(payload) = payload else { continue };
