@@ -205,14 +205,11 @@ pub fn ensure_topic(opts: &KafkaOptions) -> Result<bool, PublishError> {
     let admin_opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
     let rt = tokio::runtime::Builder::new_current_thread().build()?;
     let results = rt.block_on(admin.create_topics([&topic], &admin_opts))?;
-    for r in results {
-        match r {
-            Ok(_) => return Ok(true),
-            Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => return Ok(false),
-            Err((topic, code)) => return Err(PublishError::CreateTopic { topic, code }),
-        }
+    match results.into_iter().next() {
+        Some(Ok(_)) => Ok(true),
+        Some(Err((_, RDKafkaErrorCode::TopicAlreadyExists))) | None => Ok(false),
+        Some(Err((topic, code))) => Err(PublishError::CreateTopic { topic, code }),
     }
-    Ok(false)
 }
 
 /// Publishes every record of `batch` to `opts.topic`, keyed, at `opts.rate` at most, and waits
@@ -238,11 +235,11 @@ pub fn publish(opts: &KafkaOptions, batch: &Batch) -> Result<Published, PublishE
         }
         sent += 1;
         bytes += (key.len() + payload.len()) as u64;
-        if sent % POLL_EVERY == 0 {
+        if sent.is_multiple_of(POLL_EVERY) {
             producer.poll(Duration::ZERO);
         }
         if let Some(rate) = opts.rate.filter(|&r| r > 0) {
-            if sent % PACE_EVERY == 0 {
+            if sent.is_multiple_of(PACE_EVERY) {
                 let due = Duration::from_secs_f64(sent as f64 / rate as f64);
                 if let Some(ahead) = due.checked_sub(start.elapsed()) {
                     std::thread::sleep(ahead);

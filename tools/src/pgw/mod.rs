@@ -439,7 +439,7 @@ impl<W: Write> Generator<W> {
             *n += 1;
         }
         if let Some(every) = self.cfg.invalid_every {
-            if self.valid_out % every == 0 {
+            if self.valid_out.is_multiple_of(every) {
                 let (bad, reason) = invalid::damaged(&p.record, self.valid_out / every - 1);
                 self.pending_invalid = Some(Emitted {
                     key: session.msisdn.clone(),
