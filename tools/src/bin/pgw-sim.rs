@@ -77,9 +77,12 @@ struct Args {
     /// Put the name the gateway saw (SNI, Host, DNS question) in start records.
     #[arg(long)]
     with_names: bool,
-    /// Most payload bytes per direction in a start record (at most 16384).
+    /// Most client payload bytes in a start record (at most 16384).
     #[arg(long, default_value_t = 4096)]
     payload_max: usize,
+    /// Most server payload bytes in a start record (at most 16384).
+    #[arg(long, default_value_t = 1024)]
+    payload_max_s2c: usize,
     /// Share of flows (0..1) whose records carry neither MSISDN nor IMSI, only UE IP and TEID.
     #[arg(long, default_value_t = 0.0)]
     no_msisdn_fraction: f64,
@@ -150,6 +153,7 @@ fn main() -> anyhow::Result<()> {
             with_names: args.with_names,
             without_msisdn: false,
             payload_max: args.payload_max,
+            payload_max_s2c: args.payload_max_s2c,
         },
         long_percent: args.long_percent,
         no_msisdn_fraction: args.no_msisdn_fraction,

@@ -108,10 +108,10 @@ impl Config {
         if self.long_percent > 100 {
             return bad(format!("long flows {} % is above 100 %", self.long_percent));
         }
-        if self.records.payload_max > PAYLOAD_MAX {
+        let most = self.records.payload_max.max(self.records.payload_max_s2c);
+        if most > PAYLOAD_MAX {
             return bad(format!(
-                "payload of {} bytes is above the record's limit of {PAYLOAD_MAX}",
-                self.records.payload_max
+                "payload of {most} bytes is above the record's limit of {PAYLOAD_MAX}"
             ));
         }
         if self.invalid_every == Some(0) {

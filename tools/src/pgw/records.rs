@@ -7,7 +7,8 @@
 //! The first payload of a direction is its first flight: the payload of its data packets from
 //! the first one until the other side sends data (TCP in sequence order, retransmissions
 //! skipped; UDP datagrams concatenated, so a post-quantum QUIC Initial spread over two
-//! datagrams arrives as two coalesced packets), at most [`Options::payload_max`] bytes.
+//! datagrams arrives as two coalesced packets), at most [`Options::payload_max`] bytes from
+//! the client and [`Options::payload_max_s2c`] from the server.
 
 use control::traffic::record::{FlowEvent, TrafficRecord};
 use dataplane::capture::LinkType;
@@ -29,9 +30,11 @@ pub struct Options {
     pub with_names: bool,
     /// Leave MSISDN and IMSI out (the subscriber then comes from UE IP or TEID).
     pub without_msisdn: bool,
-    /// Most payload bytes kept per direction (default 4096, at most
-    /// [`control::traffic::record::PAYLOAD_MAX`]).
+    /// Most client payload bytes kept (default 4096: a post-quantum ClientHello or two QUIC
+    /// Initials; at most [`control::traffic::record::PAYLOAD_MAX`]).
     pub payload_max: usize,
+    /// Most server payload bytes kept (default 1024: a DNS answer, the start of a ServerHello).
+    pub payload_max_s2c: usize,
 }
 
 impl Default for Options {
@@ -41,6 +44,7 @@ impl Default for Options {
             with_names: false,
             without_msisdn: false,
             payload_max: 4096,
+            payload_max_s2c: 1024,
         }
     }
 }
@@ -137,8 +141,9 @@ pub fn flow_records(
                 if let Some(other) = flights.get_mut(1 - side) {
                     other.close();
                 }
-                if let Some(mine) = flights.get_mut(side) {
-                    mine.add(p.l4, p.seq, p.payload, opts.payload_max);
+                let max = [opts.payload_max, opts.payload_max_s2c];
+                if let (Some(mine), Some(&max)) = (flights.get_mut(side), max.get(side)) {
+                    mine.add(p.l4, p.seq, p.payload, max);
                 }
             }
         }
