@@ -376,7 +376,9 @@ impl<W: Write> Generator<W> {
             }));
         }
         if let Some(out) = &mut self.pcap {
-            out.merger.write_until(Some(self.t), &mut out.sink)?;
+            // The new flow's frames start at `self.t` rounded down to the microsecond.
+            let first = self.t - self.t % 1_000;
+            out.merger.write_until(Some(first), &mut out.sink)?;
             let tunnel = Path::tunneled(Link::ethernet(), net::tunnel(draw.sub));
             for f in &mut flow.frames {
                 f.bytes = tunnel

@@ -173,9 +173,12 @@ fn the_capture_carries_the_flows_the_records_describe() {
     let mut decoder = Decoder::default();
     let mut seen: HashMap<(L4, SocketAddr, SocketAddr), Seen> = HashMap::new();
     let mut packets = 0;
+    let mut last_ts = 0;
     for p in cap.packets() {
         let p = p.unwrap();
         packets += 1;
+        assert!(p.ts_ns >= last_ts, "the capture is in time order");
+        last_ts = p.ts_ns;
         let d = decoder.decode(p.ts_ns, p.link, p.data).unwrap();
         let src = SocketAddr::new(d.src, d.src_port);
         let dst = SocketAddr::new(d.dst, d.dst_port);
