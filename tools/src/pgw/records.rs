@@ -200,27 +200,39 @@ pub fn flow_records(
     out
 }
 
-/// Stretches a flow to last about `target_ns`: the frames after its first `keep` keep their
-/// order and come at even steps of at most `max_gap_ns` (so no idle timeout ends the flow in
-/// packet mode); a flow with too few frames for the target ends earlier.
-pub fn lengthen(flow: &mut Flow, keep: usize, target_ns: u64, max_gap_ns: u64) {
+/// Stretches a flow to last about `target_ns`: the frames after its first `keep` and before
+/// its last `tail` (a TCP close) keep their order and come at even steps of at most
+/// `max_gap_ns` (so no idle timeout ends the flow in packet mode); the last `tail` frames keep
+/// their natural gaps (so the close stays within pcgate's closed-flow time). A flow with too
+/// few frames for the target ends earlier.
+pub fn lengthen(flow: &mut Flow, keep: usize, tail: usize, target_ns: u64, max_gap_ns: u64) {
+    let n = flow.frames.len();
     let Some(anchor) = flow.frames.get(keep.saturating_sub(1)).map(|f| f.ts_ns) else {
         return;
     };
-    let rest = flow.frames.len().saturating_sub(keep) as u64;
+    let middle_end = n.saturating_sub(tail);
+    let Some(old_last) = middle_end
+        .checked_sub(1)
+        .and_then(|i| flow.frames.get(i))
+        .map(|f| f.ts_ns)
+    else {
+        return;
+    };
+    let rest = middle_end.saturating_sub(keep) as u64;
     if rest == 0 {
         return;
     }
     let step = (target_ns / rest).min(max_gap_ns);
-    let natural = flow
-        .frames
-        .last()
-        .map_or(0, |f| f.ts_ns.saturating_sub(anchor));
-    if step.saturating_mul(rest) <= natural {
+    if step.saturating_mul(rest) <= old_last.saturating_sub(anchor) {
         return;
     }
-    for (k, f) in flow.frames.iter_mut().skip(keep).enumerate() {
-        f.ts_ns = anchor.saturating_add(step.saturating_mul(k as u64 + 1));
+    let new_last = anchor.saturating_add(step.saturating_mul(rest));
+    for (i, f) in flow.frames.iter_mut().enumerate().skip(keep) {
+        f.ts_ns = if i < middle_end {
+            anchor.saturating_add(step.saturating_mul((i - keep) as u64 + 1))
+        } else {
+            new_last.saturating_add(f.ts_ns.saturating_sub(old_last))
+        };
     }
 }
 

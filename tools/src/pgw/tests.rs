@@ -319,3 +319,56 @@ fn pcgates_namer_names_start_records_from_their_payloads() {
     }
     assert!(named > 300, "{named}");
 }
+
+/// The name pcgate's engine gave each flow of a replayed capture, by (l4, client, server).
+#[derive(Default)]
+struct EngineNames(std::sync::Mutex<Vec<((String, String, String), Option<String>)>>);
+
+impl dataplane::engine::replay::ReplaySink for EngineNames {
+    fn flow_ended(&self, flow: dataplane::flow::Flow, _: dataplane::flow::EndReason) {
+        let r = dataplane::engine::FlowRecord::of(&flow, None);
+        if let Ok(mut v) = self.0.lock() {
+            v.push(((r.l4.to_owned(), r.client, r.server), r.name));
+        }
+    }
+}
+
+#[test]
+fn packet_mode_sees_one_flow_per_record_flow_with_the_same_name() {
+    use dataplane::engine::replay::{replay_files, ReplayConfig};
+    let cfg = Config {
+        records: Options {
+            with_names: true,
+            ..Options::default()
+        },
+        long_percent: 30,
+        ..small(11, 400)
+    };
+    let (records, cap, s) = run(&cfg);
+    let dir = std::env::temp_dir().join(format!("pgw-sim-replay-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("pgw.pcap");
+    std::fs::write(&path, cap).unwrap();
+    let sink = EngineNames::default();
+    let counters = replay_files(&[path.as_path()], &ReplayConfig::default(), &sink).unwrap();
+    std::fs::remove_dir_all(&dir).ok();
+    assert_eq!(counters.packets, s.packets);
+    let seen: HashMap<_, _> = sink.0.into_inner().unwrap().into_iter().collect();
+    let starts: Vec<TrafficRecord> = valid(&records)
+        .into_iter()
+        .filter(|r| r.event == FlowEvent::Start)
+        .collect();
+    assert_eq!(
+        seen.len(),
+        starts.len(),
+        "no flow is cut in two by an idle timeout"
+    );
+    for r in &starts {
+        let key = (
+            r.l4.as_str().to_owned(),
+            r.client.to_string(),
+            r.server.to_string(),
+        );
+        assert_eq!(seen.get(&key), Some(&r.name), "{}", r.flow_id);
+    }
+}
