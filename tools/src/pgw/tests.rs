@@ -320,9 +320,12 @@ fn pcgates_namer_names_start_records_from_their_payloads() {
     assert!(named > 300, "{named}");
 }
 
-/// The name pcgate's engine gave each flow of a replayed capture, by (l4, client, server).
+/// (l4, client, server) of a flow, as the engine's flow record writes them.
+type FlowKey = (String, String, String);
+
+/// The name pcgate's engine gave each flow of a replayed capture.
 #[derive(Default)]
-struct EngineNames(std::sync::Mutex<Vec<((String, String, String), Option<String>)>>);
+struct EngineNames(std::sync::Mutex<Vec<(FlowKey, Option<String>)>>);
 
 impl dataplane::engine::replay::ReplaySink for EngineNames {
     fn flow_ended(&self, flow: dataplane::flow::Flow, _: dataplane::flow::EndReason) {
