@@ -17,6 +17,7 @@ pub mod flow;
 pub mod http;
 pub mod packets;
 pub mod pcap_writer;
+pub mod pgw;
 pub mod quic;
 pub mod recipes;
 pub mod rng;

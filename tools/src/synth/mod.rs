@@ -140,7 +140,8 @@ impl Config {
             && file_bytes >= self.bytes.unwrap_or(0)
     }
 
-    fn check(&self) -> Result<(), SynthError> {
+    /// Checks that the configuration can work.
+    pub fn check(&self) -> Result<(), SynthError> {
         if self.apps.is_empty() || self.apps.iter().any(Vec::is_empty) {
             return Err(SynthError::Config(
                 "every app needs a domain to name flows after".into(),
@@ -283,6 +284,117 @@ fn flow_seed(seed: u64, i: u64) -> u64 {
     r.next_u64()
 }
 
+/// The gap to the next flow start of a Poisson process whose mean gap is `mean_gap_ns`.
+pub fn next_gap_ns(rng: &mut Rng, mean_gap_ns: f64) -> u64 {
+    (-(1.0 - unit(rng)).ln() * mean_gap_ns) as u64
+}
+
+/// What one flow of the mix is, drawn before its bytes are built.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Draw {
+    /// Kind of flow.
+    pub kind: Kind,
+    /// The subscriber that opens it.
+    pub sub: u32,
+    /// Whether it runs over IPv6.
+    pub v6: bool,
+    /// The host it is named after (an app domain with a prefix; unused by opaque kinds).
+    pub host: String,
+    /// The host's number (its address follows from it, [`net::host`]).
+    pub host_index: u32,
+}
+
+/// Draws flows from a configuration's mix and app catalog (Zipf popularity over the apps).
+#[derive(Debug, Clone)]
+pub struct Drawer {
+    apps: Vec<Vec<String>>,
+    mix: Mix,
+    ipv6_percent: u64,
+    zipf: Zipf,
+    /// Number of the first domain of each app: a host's number is (domain, prefix).
+    first_domain: Vec<usize>,
+}
+
+impl Drawer {
+    /// A drawer for `cfg`'s apps, mix and IPv6 share.
+    pub fn new(cfg: &Config) -> Drawer {
+        let first_domain = cfg
+            .apps
+            .iter()
+            .scan(0, |n, a| {
+                let first = *n;
+                *n += a.len();
+                Some(first)
+            })
+            .collect();
+        Drawer {
+            apps: cfg.apps.clone(),
+            mix: cfg.mix,
+            ipv6_percent: cfg.ipv6_percent,
+            zipf: Zipf::new(cfg.apps.len(), cfg.zipf_s),
+            first_domain,
+        }
+    }
+
+    /// Draws the next flow, opened by one of `subscribers` subscribers.
+    pub fn draw(&self, rng: &mut Rng, subscribers: u32) -> Draw {
+        let kind = self.mix.pick(rng);
+        let sub = (rng.next_u64() % u64::from(subscribers.max(1))) as u32;
+        let v6 = rng.next_u64() % 100 < self.ipv6_percent;
+        let app = self.zipf.sample(rng);
+        let domains = self.apps.get(app).map_or(&[][..], Vec::as_slice);
+        let d = (rng.next_u64() % domains.len().max(1) as u64) as usize;
+        let entry = domains.get(d).map_or("", String::as_str);
+        let (domain, rule) = catalog::split_rule(entry);
+        let prefix = pick_prefix(rng.next_u64(), rule);
+        let domain_number = self.first_domain.get(app).copied().unwrap_or(0) + d;
+        let host_index = (domain_number * PREFIXES.len() + prefix) as u32;
+        let host = format!("{}{}", PREFIXES.get(prefix).map_or("", |p| p.0), domain);
+        Draw {
+            kind,
+            sub,
+            v6,
+            host,
+            host_index,
+        }
+    }
+}
+
+/// Builds flow number `n` of a capture seeded with `seed` as `draw` says, starting at
+/// `start_ns`, its frames on `path` (the client port comes from `subscribers`).
+pub fn build_drawn(
+    seed: u64,
+    n: u64,
+    draw: &Draw,
+    subscribers: &mut Subscribers,
+    path: NetPath,
+    start_ns: u64,
+) -> Result<crate::flow::Flow, RecipeError> {
+    let mut frng = Rng::new(flow_seed(seed, n));
+    let server_ip = match draw.kind {
+        Kind::Dns => net::resolver(draw.v6),
+        k if k.is_named() => net::host(draw.host_index, draw.v6),
+        _ => net::unnamed_server(frng.next_u32(), draw.v6),
+    };
+    let client = std::net::SocketAddr::new(
+        net::subscriber(draw.sub, draw.v6),
+        subscribers.next_port(draw.sub),
+    );
+    let server = std::net::SocketAddr::new(server_ip, mix::server_port(draw.kind, &mut frng));
+    let spec = Spec {
+        kind: draw.kind,
+        host: &draw.host,
+        host_addr: net::host(draw.host_index, draw.v6),
+        ep: Endpoints {
+            client,
+            server,
+            path,
+            start_ns,
+        },
+    };
+    mix::build(&spec, &mut frng)
+}
+
 /// Writes a capture to `capture` and one expected record per flow to `expected`.
 pub fn generate<C: Write, E: Write>(
     cfg: &Config,
@@ -293,17 +405,7 @@ pub fn generate<C: Write, E: Write>(
     let mut sink = CaptureSink::new(capture, cfg.format, LinkType::ETHERNET)?;
     let mut merger = Merger::new();
     let mut subscribers = Subscribers::new(cfg.subscribers);
-    let zipf = Zipf::new(cfg.apps.len(), cfg.zipf_s);
-    // Number of the first domain of each app: a host's number is (domain, prefix).
-    let first_domain: Vec<usize> = cfg
-        .apps
-        .iter()
-        .scan(0, |n, a| {
-            let first = *n;
-            *n += a.len();
-            Some(first)
-        })
-        .collect();
+    let drawer = Drawer::new(cfg);
     let mut rng = Rng::new(cfg.seed);
     let mean_gap_ns =
         cfg.span_s.saturating_mul(1_000_000_000) as f64 / cfg.estimated_flows() as f64;
@@ -313,51 +415,23 @@ pub fn generate<C: Write, E: Write>(
     let mut line = Vec::with_capacity(512);
     while !cfg.reached(&summary, est_file_bytes) {
         if summary.flows > 0 {
-            t += (-(1.0 - unit(&mut rng)).ln() * mean_gap_ns) as u64;
+            t += next_gap_ns(&mut rng, mean_gap_ns);
         }
         merger.write_until(Some(t), &mut sink)?;
 
-        let kind = cfg.mix.pick(&mut rng);
-        let sub = (rng.next_u64() % u64::from(subscribers.len())) as u32;
-        let v6 = rng.next_u64() % 100 < cfg.ipv6_percent;
-        let app = zipf.sample(&mut rng);
-        let domains = cfg.apps.get(app).map_or(&[][..], Vec::as_slice);
-        let d = (rng.next_u64() % domains.len().max(1) as u64) as usize;
-        let entry = domains.get(d).map_or("", String::as_str);
-        let (domain, rule) = catalog::split_rule(entry);
-        let prefix = pick_prefix(rng.next_u64(), rule);
-        let domain_number = first_domain.get(app).copied().unwrap_or(0) + d;
-        let host_index = (domain_number * PREFIXES.len() + prefix) as u32;
-        let host = format!("{}{}", PREFIXES.get(prefix).map_or("", |p| p.0), domain);
-        let mut frng = Rng::new(flow_seed(cfg.seed, summary.flows));
-        let server_ip = match kind {
-            Kind::Dns => net::resolver(v6),
-            k if k.is_named() => net::host(host_index, v6),
-            _ => net::unnamed_server(frng.next_u32(), v6),
-        };
-        let client =
-            std::net::SocketAddr::new(net::subscriber(sub, v6), subscribers.next_port(sub));
-        let server = std::net::SocketAddr::new(server_ip, mix::server_port(kind, &mut frng));
+        let draw = drawer.draw(&mut rng, subscribers.len());
+        let kind = draw.kind;
         let path = if cfg.gtpu {
-            NetPath::tunneled(Link::ethernet(), net::tunnel(sub))
+            NetPath::tunneled(Link::ethernet(), net::tunnel(draw.sub))
         } else {
             NetPath::on(Link::ethernet())
         };
-        let spec = Spec {
-            kind,
-            host: &host,
-            host_addr: net::host(host_index, v6),
-            ep: Endpoints {
-                client,
-                server,
-                path,
-                start_ns: t,
+        let flow = build_drawn(cfg.seed, summary.flows, &draw, &mut subscribers, path, t).map_err(
+            |source| SynthError::Recipe {
+                flow: summary.flows,
+                source,
             },
-        };
-        let flow = mix::build(&spec, &mut frng).map_err(|source| SynthError::Recipe {
-            flow: summary.flows,
-            source,
-        })?;
+        )?;
 
         line.clear();
         serde_json::to_writer(&mut line, &flow.expected())?;
