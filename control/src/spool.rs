@@ -335,7 +335,11 @@ impl Spool {
                     }
                 }
             }
-            write_pos = if is_last { at } else { base.saturating_add(size) };
+            write_pos = if is_last {
+                at
+            } else {
+                base.saturating_add(size)
+            };
             kept.push_back(base);
         }
         if acked_pos > write_pos {
@@ -489,7 +493,10 @@ impl Spool {
         }
         self.writer.flush().map_err(self.io_err("flush"))?;
         if self.cfg.fsync != FsyncPolicy::Never {
-            self.writer.get_ref().sync_data().map_err(self.io_err("fsync"))?;
+            self.writer
+                .get_ref()
+                .sync_data()
+                .map_err(self.io_err("fsync"))?;
         }
         self.dirty = false;
         Ok(())
@@ -563,7 +570,9 @@ impl Spool {
                     self.cursor.file = None;
                     // Entries that ended in the skipped part are dropped from the count.
                     while self.entry_ends.front().is_some_and(|&e| e <= seg_end) {
-                        let Some(e) = self.entry_ends.pop_front() else { break };
+                        let Some(e) = self.entry_ends.pop_front() else {
+                            break;
+                        };
                         if e > self.acked_pos {
                             self.entries = self.entries.saturating_sub(1);
                         }
@@ -643,8 +652,12 @@ mod tests {
     fn fill(s: &mut Spool, n: usize) {
         for i in 0..n {
             let topic = OutTopic::ALL[i % 3];
-            s.append(topic, &format!("sub-{i}"), format!("payload {i}").as_bytes())
-                .unwrap();
+            s.append(
+                topic,
+                &format!("sub-{i}"),
+                format!("payload {i}").as_bytes(),
+            )
+            .unwrap();
         }
     }
 
@@ -653,7 +666,11 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let mut s = Spool::open(cfg(d.path())).unwrap();
         fill(&mut s, 40);
-        assert!(s.segments.len() > 2, "segments rolled: {}", s.segments.len());
+        assert!(
+            s.segments.len() > 2,
+            "segments rolled: {}",
+            s.segments.len()
+        );
         let got = s.read(1000).unwrap();
         assert_eq!(got.len(), 40);
         for (i, e) in got.iter().enumerate() {

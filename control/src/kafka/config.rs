@@ -351,20 +351,17 @@ impl KafkaConfig {
             self.security_protocol =
                 SecurityProtocol::parse(&v).ok_or_else(|| ConfigError::Env {
                     var: "PCGATE_KAFKA_SECURITY_PROTOCOL",
-                    reason: format!(
-                        "`{v}` is not one of plaintext, ssl, sasl_plaintext, sasl_ssl"
-                    ),
+                    reason: format!("`{v}` is not one of plaintext, ssl, sasl_plaintext, sasl_ssl"),
                 })?;
         }
         if let Some(v) = env("PCGATE_KAFKA_SASL_MECHANISM") {
-            self.sasl_mechanism = Some(SaslMechanism::parse(&v).ok_or_else(|| {
-                ConfigError::Env {
+            self.sasl_mechanism =
+                Some(SaslMechanism::parse(&v).ok_or_else(|| ConfigError::Env {
                     var: "PCGATE_KAFKA_SASL_MECHANISM",
                     reason: format!(
                         "`{v}` is not one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER"
                     ),
-                }
-            })?);
+                })?);
         }
         if let Some(v) = env("PCGATE_KAFKA_SASL_USERNAME") {
             self.sasl_username = Some(v);
@@ -447,7 +444,9 @@ impl KafkaConfig {
                 "kafka.sasl_mechanism",
                 "the protocol uses SASL: set PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER",
             ),
-            Some(SaslMechanism::Plain | SaslMechanism::ScramSha256 | SaslMechanism::ScramSha512) => {
+            Some(
+                SaslMechanism::Plain | SaslMechanism::ScramSha256 | SaslMechanism::ScramSha512,
+            ) => {
                 if self.sasl_username.as_deref().unwrap_or("").is_empty() {
                     return invalid("kafka.sasl_username", "needed by the SASL mechanism");
                 }
@@ -655,7 +654,10 @@ mod tests {
         assert_eq!(p.get("sasl.password"), Some("s3cret"));
         assert_eq!(p.get("ssl.ca.location"), Some("/etc/ca.pem"));
         assert_eq!(p.get("socket.keepalive.enable"), Some("true"));
-        assert!(!format!("{c:?}").contains("s3cret"), "secret in Debug output");
+        assert!(
+            !format!("{c:?}").contains("s3cret"),
+            "secret in Debug output"
+        );
         // Without the variable: a clear error naming it.
         let err = KafkaConfig::load_with_env(text, no_env).unwrap_err();
         assert!(err.to_string().contains(ENV_SASL_PASSWORD), "{err}");
@@ -679,11 +681,9 @@ mod tests {
         .unwrap_err();
         assert!(err.to_string().contains("ssl.key.password"), "{err}");
         assert!(err.to_string().contains(ENV_SSL_KEY_PASSWORD), "{err}");
-        let err = KafkaConfig::load_with_env(
-            "[kafka.oauthbearer]\nclient_secret = \"x\"\n",
-            no_env,
-        )
-        .unwrap_err();
+        let err =
+            KafkaConfig::load_with_env("[kafka.oauthbearer]\nclient_secret = \"x\"\n", no_env)
+                .unwrap_err();
         assert!(err.to_string().contains(ENV_OIDC_CLIENT_SECRET), "{err}");
     }
 

@@ -351,7 +351,9 @@ impl Core {
                 if rep.failed.is_some() {
                     self.drain_failed = true;
                     self.stats.delivery_failures += 1;
-                    self.metrics.delivery_failures.fetch_add(1, Ordering::Relaxed);
+                    self.metrics
+                        .delivery_failures
+                        .fetch_add(1, Ordering::Relaxed);
                 } else {
                     self.stats.replayed += 1;
                     self.metrics.replayed.fetch_add(1, Ordering::Relaxed);
@@ -372,7 +374,9 @@ impl Core {
                 }
                 Some((topic, key, payload)) => {
                     self.stats.delivery_failures += 1;
-                    self.metrics.delivery_failures.fetch_add(1, Ordering::Relaxed);
+                    self.metrics
+                        .delivery_failures
+                        .fetch_add(1, Ordering::Relaxed);
                     let out = Outbound {
                         topic: self.topic_of_name(topic),
                         key: key.clone(),
@@ -459,7 +463,12 @@ impl Core {
     }
 
     /// Commits settled offsets of the given partitions (all when `only` is None).
-    fn commit(&mut self, consumer: &BaseConsumer<impl ConsumerContext>, mode: CommitMode, only: Option<&[i32]>) {
+    fn commit(
+        &mut self,
+        consumer: &BaseConsumer<impl ConsumerContext>,
+        mode: CommitMode,
+        only: Option<&[i32]>,
+    ) {
         if let Err(e) = self.spool.sync() {
             tracing::error!(error = %e, "spool sync failed; offsets not committed");
             return;
@@ -521,7 +530,9 @@ impl Core {
     fn publish_spool_metrics(&self) {
         let s = self.spool.stats();
         self.metrics.spool_bytes.store(s.bytes, Ordering::Relaxed);
-        self.metrics.spool_entries.store(s.entries, Ordering::Relaxed);
+        self.metrics
+            .spool_entries
+            .store(s.entries, Ordering::Relaxed);
         self.metrics
             .spool_full_events
             .store(s.full_events, Ordering::Relaxed);
@@ -546,7 +557,10 @@ impl ConsumerContext for GroupContext {
         };
         let revoked: Vec<i32> = tpl.elements().iter().map(|e| e.partition()).collect();
         let mut core = lock(&self.core);
-        tracing::info!(?revoked, "rebalance: partitions revoked; settling and committing");
+        tracing::info!(
+            ?revoked,
+            "rebalance: partitions revoked; settling and committing"
+        );
         let limit = Duration::from_millis(u64::from(core.cfg.message_timeout_ms)).min(FLUSH_LIMIT);
         core.settle_all(limit);
         core.commit(consumer, CommitMode::Sync, Some(&revoked));
@@ -641,7 +655,10 @@ pub fn run_blocking<H: RecordHandler>(
                     };
                     if res.is_ok() {
                         c.paused = stalled;
-                        tracing::info!(paused = stalled, "consumption paused/resumed for the spool");
+                        tracing::info!(
+                            paused = stalled,
+                            "consumption paused/resumed for the spool"
+                        );
                     }
                 }
             }
@@ -686,13 +703,22 @@ pub fn run_blocking<H: RecordHandler>(
             c.commit(&consumer, CommitMode::Async, None);
         }
         c.publish_spool_metrics();
-        let busy = c.parts.values().any(|p| !p.pending.is_empty() || p.settled != p.committed)
+        let busy = c
+            .parts
+            .values()
+            .any(|p| !p.pending.is_empty() || p.settled != p.committed)
             || c.spooling();
         let idle_for = last_msg.elapsed();
-        metrics
-            .caught_up
-            .store(u64::from(!busy && idle_for >= POLL_TIMEOUT), Ordering::Relaxed);
+        metrics.caught_up.store(
+            u64::from(!busy && idle_for >= POLL_TIMEOUT),
+            Ordering::Relaxed,
+        );
         if let Some(limit) = opts.exit_when_idle {
+            // Idle time counts from the moment partitions are assigned (joining takes a while).
+            if idle_for >= limit && consumer.assignment().map_or(true, |a| a.count() == 0) {
+                last_msg = Instant::now();
+                continue;
+            }
             if idle_for >= limit && !busy {
                 break;
             }
@@ -732,4 +758,336 @@ pub async fn run<H: RecordHandler + Send + 'static>(
     tokio::task::spawn_blocking(move || run_blocking(&config, spool, handler, &stop, &opts))
         .await
         .map_err(|_| PipelineError::Thread)?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spool::{FsyncPolicy, SpoolConfig};
+    use rdkafka::mocking::{MockCluster, MockCoordinator};
+    use rdkafka::producer::BaseProducer;
+    use rdkafka::ClientConfig;
+    use std::collections::BTreeMap;
+
+    const PARTS: i32 = 3;
+
+    /// Echoes each record to Decisions (key = record key in payload), and "bad" ones also to the
+    /// dead-letter topic.
+    struct Echo {
+        stop_after: Option<(u64, CancellationToken)>,
+        seen: u64,
+    }
+
+    impl RecordHandler for Echo {
+        fn handle(&mut self, payload: &[u8], _o: &Origin<'_>, out: &mut Vec<Outbound>) {
+            self.seen += 1;
+            let key = String::from_utf8_lossy(payload).into_owned();
+            out.push(Outbound {
+                topic: OutTopic::Decisions,
+                key: key.clone(),
+                payload: payload.to_vec(),
+            });
+            if payload.ends_with(b"bad") {
+                out.push(Outbound {
+                    topic: OutTopic::DeadLetter,
+                    key,
+                    payload: payload.to_vec(),
+                });
+            }
+            if let Some((n, tok)) = &self.stop_after {
+                if self.seen >= *n {
+                    tok.cancel();
+                }
+            }
+        }
+    }
+
+    fn echo() -> Echo {
+        Echo {
+            stop_after: None,
+            seen: 0,
+        }
+    }
+
+    fn cluster() -> MockCluster<'static, rdkafka::producer::DefaultProducerContext> {
+        let c = MockCluster::new(3).unwrap();
+        for t in [
+            crate::traffic::NETWORK_TRAFFIC,
+            crate::traffic::POLICY_DECISIONS,
+            crate::traffic::BLOCKED_REQUESTS,
+            crate::traffic::NETWORK_TRAFFIC_DLQ,
+        ] {
+            c.create_topic(t, PARTS, 1).unwrap();
+        }
+        c
+    }
+
+    fn config(bootstrap: &str) -> KafkaConfig {
+        let mut c = KafkaConfig::default();
+        c.bootstrap_servers = bootstrap.to_string();
+        c.group_id = "pcgate-test".into();
+        c.message_timeout_ms = 1_500;
+        c.commit_interval_ms = 200;
+        c.consumer_properties
+            .insert("session.timeout.ms".into(), "6000".into());
+        c
+    }
+
+    fn spool(dir: &std::path::Path) -> Spool {
+        let mut c = SpoolConfig::new(dir);
+        c.fsync = FsyncPolicy::Never;
+        Spool::open(c).unwrap()
+    }
+
+    /// Produces records "rec-<i>" (every 10th "rec-<i>-bad"), keyed by i % 7.
+    fn produce_inputs(bootstrap: &str, range: std::ops::Range<u32>) {
+        let p: BaseProducer = ClientConfig::new()
+            .set("bootstrap.servers", bootstrap)
+            .create()
+            .unwrap();
+        for i in range {
+            let payload = if i % 10 == 0 {
+                format!("rec-{i}-bad")
+            } else {
+                format!("rec-{i}")
+            };
+            let key = (i % 7).to_string();
+            loop {
+                let r = BaseRecord::to(crate::traffic::NETWORK_TRAFFIC)
+                    .key(&key)
+                    .payload(&payload);
+                match p.send(r) {
+                    Ok(()) => break,
+                    Err(_) => p.poll(Duration::from_millis(10)),
+                }
+            }
+        }
+        p.flush(Duration::from_secs(10)).unwrap();
+    }
+
+    /// Reads every message of a topic: payload -> count, and the payload order per key.
+    fn read_topic(
+        bootstrap: &str,
+        topic: &str,
+    ) -> (BTreeMap<String, u32>, BTreeMap<String, Vec<String>>) {
+        let c: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", bootstrap)
+            .set("group.id", "reader")
+            .set("enable.auto.commit", "false")
+            .create()
+            .unwrap();
+        let mut tpl = TopicPartitionList::new();
+        for p in 0..PARTS {
+            tpl.add_partition_offset(topic, p, Offset::Beginning)
+                .unwrap();
+        }
+        c.assign(&tpl).unwrap();
+        let mut counts = BTreeMap::new();
+        let mut order: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut quiet = Instant::now();
+        while quiet.elapsed() < Duration::from_secs(2) {
+            if let Some(Ok(m)) = c.poll(Duration::from_millis(100)) {
+                quiet = Instant::now();
+                let p = String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned();
+                let k = String::from_utf8_lossy(m.key().unwrap_or_default()).into_owned();
+                *counts.entry(p.clone()).or_insert(0) += 1;
+                order.entry(k).or_default().push(p);
+            }
+        }
+        (counts, order)
+    }
+
+    fn expected(range: std::ops::Range<u32>) -> Vec<String> {
+        range
+            .map(|i| {
+                if i % 10 == 0 {
+                    format!("rec-{i}-bad")
+                } else {
+                    format!("rec-{i}")
+                }
+            })
+            .collect()
+    }
+
+    fn idle_opts(ms: u64) -> RunOptions {
+        RunOptions {
+            exit_when_idle: Some(Duration::from_millis(ms)),
+            metrics: Arc::new(Metrics::default()),
+        }
+    }
+
+    #[test]
+    fn every_input_produces_exactly_its_outputs() {
+        let c = cluster();
+        let bs = c.bootstrap_servers();
+        produce_inputs(&bs, 0..2000);
+        let dir = tempfile::tempdir().unwrap();
+        let stats = run_blocking(
+            &config(&bs),
+            spool(dir.path()),
+            echo(),
+            &CancellationToken::new(),
+            &idle_opts(1500),
+        )
+        .unwrap();
+        assert_eq!(stats.consumed, 2000);
+        assert_eq!(stats.produced[0], 2000);
+        assert_eq!(stats.produced[2], 200);
+        assert_eq!(stats.spooled, 0);
+        assert!(stats.commits > 0);
+        let (dec, _) = read_topic(&bs, crate::traffic::POLICY_DECISIONS);
+        let want = expected(0..2000);
+        assert_eq!(dec.len(), 2000);
+        assert!(want.iter().all(|p| dec.get(p) == Some(&1)));
+        let (dlq, _) = read_topic(&bs, crate::traffic::NETWORK_TRAFFIC_DLQ);
+        assert_eq!(dlq.len(), 200);
+        assert!(dlq.keys().all(|k| k.ends_with("-bad")));
+    }
+
+    #[test]
+    fn broker_down_mid_run_spools_then_delivers_everything_in_order() {
+        let c = cluster();
+        let bs = c.bootstrap_servers();
+        // Inputs and the group on broker 1; outputs on broker 2, which goes away.
+        c.coordinator(MockCoordinator::Group("pcgate-test".into()), 1)
+            .unwrap();
+        for p in 0..PARTS {
+            c.partition_leader(crate::traffic::NETWORK_TRAFFIC, p, Some(1))
+                .unwrap();
+            for t in [
+                crate::traffic::POLICY_DECISIONS,
+                crate::traffic::NETWORK_TRAFFIC_DLQ,
+            ] {
+                c.partition_leader(t, p, Some(2)).unwrap();
+            }
+        }
+        produce_inputs(&bs, 0..1000);
+        let dir = tempfile::tempdir().unwrap();
+        let stop = CancellationToken::new();
+        let opts = idle_opts(4000);
+        let metrics = opts.metrics.clone();
+        let cfg = config(&bs);
+        let sp = spool(dir.path());
+        let stop2 = stop.clone();
+        let h = std::thread::spawn(move || run_blocking(&cfg, sp, echo(), &stop2, &opts));
+        // Let the first thousand flow, then take the output broker down and feed more.
+        let t0 = Instant::now();
+        while metrics.consumed.load(Ordering::Relaxed) < 1000
+            && t0.elapsed() < Duration::from_secs(20)
+        {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        c.broker_down(2).unwrap();
+        produce_inputs(&bs, 1000..3000);
+        let t0 = Instant::now();
+        while metrics.spooled.load(Ordering::Relaxed) == 0 && t0.elapsed() < Duration::from_secs(20)
+        {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert!(
+            metrics.spooled.load(Ordering::Relaxed) > 0,
+            "nothing was spooled"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+        c.broker_up(2).unwrap();
+        let stats = h.join().unwrap().unwrap();
+        assert_eq!(stats.consumed, 3000);
+        assert!(stats.spooled > 0);
+        assert!(stats.replayed > 0);
+        assert_eq!(stats.spool.entries, 0, "spool drained");
+        let (dec, order) = read_topic(&bs, crate::traffic::POLICY_DECISIONS);
+        for p in expected(0..3000) {
+            assert!(dec.get(&p).is_some_and(|&n| n >= 1), "lost {p}");
+        }
+        // Per key, the first appearance of each record is in input order.
+        for (key, seq) in order {
+            let mut seen = std::collections::HashSet::new();
+            let firsts: Vec<u32> = seq
+                .iter()
+                .filter(|p| seen.insert((*p).clone()))
+                .filter_map(|p| {
+                    p.trim_start_matches("rec-")
+                        .trim_end_matches("-bad")
+                        .parse()
+                        .ok()
+                })
+                .collect();
+            let mut sorted = firsts.clone();
+            sorted.sort_unstable();
+            assert_eq!(firsts, sorted, "order broken for key {key}");
+        }
+    }
+
+    #[test]
+    fn restart_resumes_from_committed_offsets_without_loss() {
+        let c = cluster();
+        let bs = c.bootstrap_servers();
+        produce_inputs(&bs, 0..3000);
+        let dir = tempfile::tempdir().unwrap();
+        let stop = CancellationToken::new();
+        let first = Echo {
+            stop_after: Some((1200, stop.clone())),
+            seen: 0,
+        };
+        let s1 = run_blocking(
+            &config(&bs),
+            spool(dir.path()),
+            first,
+            &stop,
+            &idle_opts(3000),
+        )
+        .unwrap();
+        assert!(s1.consumed >= 1200 && s1.consumed < 3000, "{}", s1.consumed);
+        produce_inputs(&bs, 3000..4000);
+        let s2 = run_blocking(
+            &config(&bs),
+            spool(dir.path()),
+            echo(),
+            &CancellationToken::new(),
+            &idle_opts(1500),
+        )
+        .unwrap();
+        // Resumed where the first run committed: at most a few duplicates, no loss.
+        assert!(s1.consumed + s2.consumed >= 4000);
+        assert!(
+            s2.consumed <= 4000 - 1200 + 50,
+            "replayed too much: {}",
+            s2.consumed
+        );
+        let (dec, _) = read_topic(&bs, crate::traffic::POLICY_DECISIONS);
+        for p in expected(0..4000) {
+            assert!(dec.contains_key(&p), "lost {p}");
+        }
+    }
+
+    #[test]
+    fn spool_left_by_a_previous_run_is_sent_first() {
+        let c = cluster();
+        let bs = c.bootstrap_servers();
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let mut s = spool(dir.path());
+            s.append(OutTopic::Blocked, "k", b"left-over-1").unwrap();
+            s.append(OutTopic::Blocked, "k", b"left-over-2").unwrap();
+            s.sync().unwrap();
+        }
+        produce_inputs(&bs, 0..10);
+        let stats = run_blocking(
+            &config(&bs),
+            spool(dir.path()),
+            echo(),
+            &CancellationToken::new(),
+            &idle_opts(1500),
+        )
+        .unwrap();
+        assert_eq!(stats.replayed, 2);
+        assert_eq!(stats.spool.entries, 0);
+        let (_, order) = read_topic(&bs, crate::traffic::BLOCKED_REQUESTS);
+        assert_eq!(
+            order.get("k").cloned().unwrap_or_default(),
+            ["left-over-1", "left-over-2"]
+        );
+        // Reopening finds the spool empty: nothing is sent twice.
+        assert!(spool(dir.path()).is_empty());
+    }
 }
