@@ -119,6 +119,8 @@ pub struct RunStats {
     pub commits: u64,
     pub commit_errors: u64,
     pub spool: SpoolStats,
+    /// Milliseconds from the first consumed message to the last (the rate's denominator).
+    pub active_ms: u64,
 }
 
 /// A delivery report, copied out of the producer's callback.
@@ -261,7 +263,7 @@ impl Core {
         });
         for out in outs.drain(..) {
             if self.spooling() {
-                self.to_spool(slot, seq, out);
+                self.spool_output(slot, seq, out);
             } else {
                 self.send(slot, seq, out);
             }
@@ -288,7 +290,7 @@ impl Core {
                 }
                 Err((e, _)) => {
                     tracing::warn!(error = %e, topic, "produce refused; to the spool");
-                    self.to_spool(slot, seq, out);
+                    self.spool_output(slot, seq, out);
                     return;
                 }
             }
@@ -296,7 +298,7 @@ impl Core {
     }
 
     /// Writes an output to the spool (settling it), or keeps it stalled when the spool is full.
-    fn to_spool(&mut self, slot: usize, seq: u64, out: Outbound) {
+    fn spool_output(&mut self, slot: usize, seq: u64, out: Outbound) {
         if !self.stalled.is_empty() {
             self.stalled.push_back((slot, seq, out));
             return;
@@ -382,7 +384,7 @@ impl Core {
                         key: key.clone(),
                         payload: payload.clone(),
                     };
-                    self.to_spool(slot, seq, out);
+                    self.spool_output(slot, seq, out);
                 }
             }
         }
@@ -637,6 +639,7 @@ pub fn run_blocking<H: RecordHandler>(
     let metrics = opts.metrics.clone();
     let mut outs: Vec<Outbound> = Vec::with_capacity(8);
     let mut last_msg = Instant::now();
+    let mut first_msg: Option<Instant> = None;
     let mut since_service = 0u32;
     loop {
         if stop.is_cancelled() {
@@ -671,6 +674,7 @@ pub fn run_blocking<H: RecordHandler>(
         match consumer.poll(timeout) {
             Some(Ok(msg)) => {
                 last_msg = Instant::now();
+                first_msg.get_or_insert(last_msg);
                 let origin = Origin {
                     topic: msg.topic(),
                     partition: msg.partition(),
@@ -741,6 +745,7 @@ pub fn run_blocking<H: RecordHandler>(
     c.publish_spool_metrics();
     let mut stats = c.stats.clone();
     stats.spool = c.spool.stats();
+    stats.active_ms = first_msg.map_or(0, |f| last_msg.duration_since(f).as_millis() as u64);
     drop(c);
     consumer.unsubscribe();
     Ok(stats)
@@ -1089,5 +1094,69 @@ mod tests {
         );
         // Reopening finds the spool empty: nothing is sent twice.
         assert!(spool(dir.path()).is_empty());
+    }
+
+    /// Throughput: `PCGATE_KAFKA_BENCH_BOOTSTRAP` (a real broker; topics are created) or the mock
+    /// cluster, `PCGATE_KAFKA_BENCH_N` records. Run with `--ignored --nocapture`.
+    #[test]
+    #[ignore]
+    fn throughput_report() {
+        let n: u32 = std::env::var("PCGATE_KAFKA_BENCH_N")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(300_000);
+        let mock;
+        let bs = match std::env::var("PCGATE_KAFKA_BENCH_BOOTSTRAP") {
+            Ok(bs) => {
+                use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+                let admin: AdminClient<rdkafka::client::DefaultClientContext> = ClientConfig::new()
+                    .set("bootstrap.servers", &bs)
+                    .create()
+                    .unwrap();
+                let topics: Vec<NewTopic> = [
+                    crate::traffic::NETWORK_TRAFFIC,
+                    crate::traffic::POLICY_DECISIONS,
+                    crate::traffic::BLOCKED_REQUESTS,
+                    crate::traffic::NETWORK_TRAFFIC_DLQ,
+                ]
+                .iter()
+                .map(|t| NewTopic::new(t, PARTS, TopicReplication::Fixed(1)))
+                .collect();
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                let r = rt.block_on(admin.create_topics(&topics, &AdminOptions::new()));
+                eprintln!("create topics: {r:?}");
+                bs
+            }
+            Err(_) => {
+                mock = cluster();
+                mock.bootstrap_servers()
+            }
+        };
+        let t = Instant::now();
+        produce_inputs(&bs, 0..n);
+        eprintln!("produced {n} inputs in {:?}", t.elapsed());
+        let dir = tempfile::tempdir().unwrap();
+        let idle = 1000;
+        let stats = run_blocking(
+            &config(&bs),
+            spool(dir.path()),
+            echo(),
+            &CancellationToken::new(),
+            &idle_opts(idle),
+        )
+        .unwrap();
+        let secs = stats.active_ms as f64 / 1000.0;
+        eprintln!(
+            "loop: {} consumed, {:?} produced, {} commits, {:.2}s first to last message => {:.0} records/s",
+            stats.consumed,
+            stats.produced,
+            stats.commits,
+            secs,
+            stats.consumed as f64 / secs
+        );
+        assert_eq!(stats.consumed, u64::from(n));
     }
 }
