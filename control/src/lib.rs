@@ -3,6 +3,8 @@
 //! tallies ([`events`]). The data plane never knows this crate exists.
 
 pub mod events;
+pub mod kafka;
+pub mod spool;
 pub mod traffic;
 
 pub use dataplane;
