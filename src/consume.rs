@@ -1,12 +1,20 @@
 //! `pcgate consume`: flow mode. The P-Gateway's `network-traffic` records in (from Kafka, or a
 //! JSON-lines file for trying things out), decided by the data plane; decisions, blocks and
 //! refused records out (to their Kafka topics, or as JSON lines naming their topic).
+//!
+//! With Kafka, the instance joins the consumer group of the `[kafka]` config section and runs
+//! [`control::kafka::run`] until SIGINT or SIGTERM (or, with `--exit-when-idle`, until nothing
+//! came for a while): offsets are committed only once the outputs of a record are acknowledged
+//! by the brokers or written to the spool.
 
 use crate::replay::load_rules;
 use anyhow::Context;
+use control::kafka::{KafkaConfig, RunOptions, RunStats};
+use control::spool::{Spool, SpoolConfig};
 use control::traffic::decider::DeciderConfig;
 use control::traffic::pipeline::RecordPipeline;
 use control::traffic::record::Reason;
+use control::traffic::OutTopic;
 use control::traffic::{Origin, Outbound, RecordHandler};
 use serde::Serialize;
 use std::fs::File;
@@ -14,6 +22,8 @@ use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -21,6 +31,26 @@ pub struct Args {
     /// what would be published to standard output, one `{"topic", "key", "value"}` line each.
     #[arg(long, value_name = "FILE|-")]
     input: Option<PathBuf>,
+    /// pcgate's config file; its `[kafka]` table sets brokers, group, topics, TLS and SASL
+    /// (secrets only from PCGATE_KAFKA_* environment variables; see the README).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Kafka bootstrap servers (host:port,...), over the config file and the environment.
+    #[arg(long, value_name = "HOST:PORT,...")]
+    brokers: Option<String>,
+    /// Consumer group (instances of one group share the topic's partitions).
+    #[arg(long)]
+    group: Option<String>,
+    /// Directory of the spool that holds outputs while the brokers do not take them.
+    #[arg(long, value_name = "DIR", default_value = "pcgate-spool")]
+    spool: PathBuf,
+    /// Bound of the spool, in MiB; when full, consumption pauses (nothing is dropped).
+    #[arg(long, value_name = "MIB", default_value_t = 1024)]
+    spool_max_mib: u64,
+    /// Stop once no record came for this many seconds and everything is delivered and
+    /// committed (for batch runs and tests).
+    #[arg(long, value_name = "SECONDS")]
+    exit_when_idle: Option<f64>,
     /// Decide with this policy file (`default`: the embedded demo policy).
     #[arg(long, value_name = "FILE|default", default_value = "default")]
     policy: PathBuf,
@@ -56,11 +86,127 @@ impl Args {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut pipeline = args.pipeline()?;
     match &args.input {
-        Some(input) => run_file(input, &mut pipeline)?,
-        None => anyhow::bail!("consuming from Kafka needs --brokers (not built yet)"),
+        Some(input) => {
+            run_file(input, &mut pipeline)?;
+            report(&pipeline);
+        }
+        None => run_kafka(&args, pipeline)?,
     }
-    report(&pipeline);
     Ok(ExitCode::SUCCESS)
+}
+
+/// The `[kafka]` settings: the config file's, then the environment's, then the command line's.
+fn kafka_config(args: &Args) -> anyhow::Result<KafkaConfig> {
+    let text = match &args.config {
+        Some(p) => {
+            std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?
+        }
+        None => String::new(),
+    };
+    let mut config = KafkaConfig::load(&text).with_context(|| match &args.config {
+        Some(p) => format!("{}", p.display()),
+        None => "the environment".to_owned(),
+    })?;
+    if let Some(b) = &args.brokers {
+        config.bootstrap_servers = b.clone();
+    }
+    if let Some(g) = &args.group {
+        config.group_id = g.clone();
+    }
+    config.validate()?;
+    Ok(config)
+}
+
+/// Consumes from Kafka until a signal (or idle), then prints what was done.
+fn run_kafka(args: &Args, pipeline: RecordPipeline) -> anyhow::Result<()> {
+    let config = kafka_config(args)?;
+    let spool = Spool::open(SpoolConfig {
+        max_bytes: args.spool_max_mib.saturating_mul(1 << 20),
+        ..SpoolConfig::new(&args.spool)
+    })
+    .with_context(|| format!("spool {}", args.spool.display()))?;
+    let exit_when_idle = match args.exit_when_idle {
+        Some(s) if !(s.is_finite() && s >= 0.0) => {
+            anyhow::bail!("--exit-when-idle {s}: expected seconds, at least 0")
+        }
+        s => s.map(Duration::from_secs_f64),
+    };
+    let opts = RunOptions {
+        exit_when_idle,
+        ..RunOptions::default()
+    };
+    eprintln!(
+        "pcgate: consuming {} from {} as group {} (spool {})",
+        config.input_topic,
+        config.bootstrap_servers,
+        config.group_id,
+        args.spool.display()
+    );
+    let (stop, done) = (CancellationToken::new(), CancellationToken::new());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let mut pipeline = pipeline;
+    let stats = std::thread::scope(|scope| {
+        let worker = scope.spawn(|| {
+            let stats = control::kafka::run_blocking(&config, spool, &mut pipeline, &stop, &opts);
+            done.cancel();
+            stats
+        });
+        runtime.block_on(async {
+            tokio::select! {
+                _ = shutdown_signal() => {
+                    eprintln!("pcgate: stopping: delivering and committing what was handled");
+                    stop.cancel();
+                }
+                _ = done.cancelled() => {}
+            }
+        });
+        worker
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p))
+    })?;
+    report_kafka(&config, &stats);
+    report(&pipeline);
+    Ok(())
+}
+
+/// SIGINT (Ctrl-C) or SIGTERM (systemd, Kubernetes).
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+/// What the Kafka side did, on standard error.
+fn report_kafka(config: &KafkaConfig, s: &RunStats) {
+    let secs = s.active_ms as f64 / 1000.0;
+    let rate = if secs > 0.0 {
+        s.consumed as f64 / secs
+    } else {
+        0.0
+    };
+    eprintln!(
+        "consumed {} records in {secs:.3} s ({rate:.0} records/s), commits {} (errors {})",
+        s.consumed, s.commits, s.commit_errors
+    );
+    for (i, t) in OutTopic::ALL.iter().enumerate() {
+        eprintln!("  produced {}: {}", config.topic_name(*t), s.produced[i]);
+    }
+    eprintln!(
+        "spooled {}, replayed from spool {}, delivery failures {}, spool now {} entries ({} bytes, {} corrupt skipped)",
+        s.spooled, s.replayed, s.delivery_failures, s.spool.entries, s.spool.bytes, s.spool.corrupt
+    );
 }
 
 /// One published message as a line of the file mode's output.

@@ -22,7 +22,10 @@ const FLOWS: u64 = 2_000;
 type Blocks = BTreeMap<(String, String, String), (String, String, String)>;
 
 fn text(v: &Value, field: &str) -> String {
-    v.get(field).and_then(Value::as_str).unwrap_or("").to_owned()
+    v.get(field)
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned()
 }
 
 fn blocks<'a>(lines: impl Iterator<Item = &'a Value>) -> Blocks {
@@ -30,7 +33,10 @@ fn blocks<'a>(lines: impl Iterator<Item = &'a Value>) -> Blocks {
     for b in lines {
         let key = (text(b, "subscriber"), text(b, "client"), text(b, "server"));
         let val = (text(b, "name"), text(b, "app"), text(b, "rule"));
-        assert!(out.insert(key.clone(), val).is_none(), "two blocks of {key:?}");
+        assert!(
+            out.insert(key.clone(), val).is_none(),
+            "two blocks of {key:?}"
+        );
     }
     out
 }
@@ -98,7 +104,13 @@ fn compare(dir: &Path) -> (Blocks, Vec<Value>) {
     );
     let packet = json_lines(&std::fs::read_to_string(dir.join("packet-blocks.jsonl")).unwrap());
     let flow_out = json_lines(&pcgate(
-        &["consume", "--input", "records.jsonl", "--policy", "policy.toml"],
+        &[
+            "consume",
+            "--input",
+            "records.jsonl",
+            "--policy",
+            "policy.toml",
+        ],
         dir,
     ));
     let on = |topic: &str| -> Vec<Value> {
@@ -120,8 +132,14 @@ fn compare(dir: &Path) -> (Blocks, Vec<Value>) {
         "every block is also a decision"
     );
     let packet = blocks(packet.iter());
-    let only_packet: Vec<_> = packet.iter().filter(|(k, _)| !flow.contains_key(*k)).collect();
-    let only_flow: Vec<_> = flow.iter().filter(|(k, _)| !packet.contains_key(*k)).collect();
+    let only_packet: Vec<_> = packet
+        .iter()
+        .filter(|(k, _)| !flow.contains_key(*k))
+        .collect();
+    let only_flow: Vec<_> = flow
+        .iter()
+        .filter(|(k, _)| !packet.contains_key(*k))
+        .collect();
     assert!(
         only_packet.is_empty() && only_flow.is_empty(),
         "blocked only in packet mode: {only_packet:?}\nblocked only in flow mode: {only_flow:?}"
@@ -150,8 +168,15 @@ fn subscribers_come_from_the_session_table_and_bad_records_go_to_the_dead_letter
     simulate(&dir, 0.5, Some(50));
     let (blocks, dlq) = compare(&dir);
     assert!(blocks.len() > 200);
-    assert!(dlq.len() >= 50, "one bad record after every 50: {}", dlq.len());
-    let reasons: std::collections::BTreeSet<String> = dlq.iter().map(|d| text(d, "reason")).collect();
+    assert!(
+        dlq.len() >= 50,
+        "one bad record after every 50: {}",
+        dlq.len()
+    );
+    let reasons: std::collections::BTreeSet<String> =
+        dlq.iter().map(|d| text(d, "reason")).collect();
     assert_eq!(reasons.len(), 8, "every kind of damage: {reasons:?}");
-    assert!(dlq.iter().all(|d| d["offset"].as_i64().is_some_and(|o| o > 0)));
+    assert!(dlq
+        .iter()
+        .all(|d| d["offset"].as_i64().is_some_and(|o| o > 0)));
 }

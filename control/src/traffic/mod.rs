@@ -75,3 +75,10 @@ pub trait RecordHandler {
 
 #[cfg(test)]
 mod tests;
+
+/// A handler lent out: the caller keeps it (and its counters) after the loop that used it.
+impl<H: RecordHandler + ?Sized> RecordHandler for &mut H {
+    fn handle(&mut self, payload: &[u8], origin: &Origin<'_>, out: &mut Vec<Outbound>) {
+        (**self).handle(payload, origin, out)
+    }
+}
