@@ -791,8 +791,9 @@ pub fn run_blocking<H: RecordHandler>(
             Ordering::Relaxed,
         );
         if let Some(limit) = opts.exit_when_idle {
-            // Idle time counts from the moment partitions are assigned (joining takes a while).
-            if idle_for >= limit && consumer.assignment().map_or(true, |a| a.count() == 0) {
+            // Idle time counts from the moment partitions are assigned (joining takes a while):
+            // while none are, the clock is held at zero.
+            if consumer.assignment().map_or(true, |a| a.count() == 0) {
                 last_msg = Instant::now();
                 continue;
             }
