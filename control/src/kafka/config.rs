@@ -7,11 +7,14 @@
 //! property table) is refused with an error naming the field and the variable to use.
 //!
 //! Authentication supported: TLS (CA, client certificate and key), SASL/PLAIN, SCRAM-SHA-256,
-//! SCRAM-SHA-512, and OAUTHBEARER with librdkafka's own OIDC client-credentials flow
+//! SCRAM-SHA-512, OAUTHBEARER with librdkafka's own OIDC client-credentials flow
 //! (`sasl.oauthbearer.method=oidc`, which needs librdkafka built with libcurl: build pcgate-control
-//! with the `oidc` feature). Amazon MSK's IAM authentication is OAUTHBEARER with a token that the
-//! client signs itself (AWS SigV4) through a token provider callback
-//! (`ClientContext::generate_oauth_token` in rdkafka); that provider is NOT implemented here.
+//! with the `oidc` feature), and Amazon MSK's IAM authentication (`method = "aws_msk_iam"`):
+//! OAUTHBEARER over `sasl_ssl` with a token that pcgate signs itself (AWS SigV4, see
+//! [`msk_iam`](super::msk_iam)) and hands to librdkafka from the clients' contexts
+//! (`ClientContext::generate_oauth_token`, in [`pipeline`](super::pipeline)). Its credentials come
+//! from `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN` only (never from the
+//! file); its region from `aws_region`, else `AWS_REGION`, else `AWS_DEFAULT_REGION`.
 //! GSSAPI (Kerberos) is not built in.
 
 use std::collections::BTreeMap;
@@ -20,6 +23,10 @@ use std::path::PathBuf;
 use rdkafka::ClientConfig;
 use serde::Deserialize;
 
+use super::msk_iam::{
+    self, AwsCredentials, MskIamSigner, ENV_ACCESS_KEY_ID, ENV_DEFAULT_REGION, ENV_REGION,
+    ENV_SECRET_ACCESS_KEY, ENV_SESSION_TOKEN,
+};
 use crate::traffic::{self, OutTopic};
 
 /// Environment variable holding the SASL password (PLAIN, SCRAM).
@@ -28,6 +35,8 @@ pub const ENV_SASL_PASSWORD: &str = "PCGATE_KAFKA_SASL_PASSWORD";
 pub const ENV_SSL_KEY_PASSWORD: &str = "PCGATE_KAFKA_SSL_KEY_PASSWORD";
 /// Environment variable holding the OIDC client secret (OAUTHBEARER, method oidc).
 pub const ENV_OIDC_CLIENT_SECRET: &str = "PCGATE_KAFKA_OIDC_CLIENT_SECRET";
+/// Environment variable overriding `kafka.aws_region`.
+pub const ENV_AWS_REGION: &str = "PCGATE_KAFKA_AWS_REGION";
 
 /// librdkafka properties that hold secrets, and the variable to use instead.
 const SECRET_PROPERTIES: [(&str, &str); 6] = [
@@ -134,6 +143,9 @@ pub enum OAuthMethod {
     Oidc,
     /// librdkafka's unsecured JWT (tests against brokers that accept it; never production).
     UnsecuredJwt,
+    /// Amazon MSK's IAM authentication: pcgate signs the token with the AWS credentials of the
+    /// environment (needs `sasl_ssl`; MSK listens for it on port 9098).
+    AwsMskIam,
 }
 
 /// `[kafka.oauthbearer]`.
@@ -169,6 +181,11 @@ pub struct Secrets {
     pub sasl_password: Option<String>,
     pub ssl_key_password: Option<String>,
     pub oidc_client_secret: Option<String>,
+    /// AWS credentials of method `aws_msk_iam` (the access key id is not secret, but goes with
+    /// the rest).
+    pub aws_access_key_id: Option<String>,
+    pub aws_secret_access_key: Option<String>,
+    pub aws_session_token: Option<String>,
 }
 
 impl std::fmt::Debug for Secrets {
@@ -178,6 +195,9 @@ impl std::fmt::Debug for Secrets {
             .field("sasl_password", &mark(&self.sasl_password))
             .field("ssl_key_password", &mark(&self.ssl_key_password))
             .field("oidc_client_secret", &mark(&self.oidc_client_secret))
+            .field("aws_access_key_id", &mark(&self.aws_access_key_id))
+            .field("aws_secret_access_key", &mark(&self.aws_secret_access_key))
+            .field("aws_session_token", &mark(&self.aws_session_token))
             .finish()
     }
 }
@@ -210,6 +230,9 @@ pub struct KafkaConfig {
     pub sasl_mechanism: Option<SaslMechanism>,
     pub sasl_username: Option<String>,
     pub oauthbearer: OAuthBearerConfig,
+    /// AWS region of the MSK cluster (method `aws_msk_iam`); when unset, `AWS_REGION`, then
+    /// `AWS_DEFAULT_REGION`. [`ENV_AWS_REGION`] overrides it.
+    pub aws_region: Option<String>,
     /// How long the producer retries a message before its delivery fails and it goes to the
     /// spool.
     pub message_timeout_ms: u32,
@@ -232,6 +255,12 @@ pub struct KafkaConfig {
     sasl_password: Option<Refused>,
     /// Refused: from [`ENV_SSL_KEY_PASSWORD`].
     ssl_key_password: Option<Refused>,
+    /// Refused: from `AWS_ACCESS_KEY_ID`.
+    aws_access_key_id: Option<Refused>,
+    /// Refused: from `AWS_SECRET_ACCESS_KEY`.
+    aws_secret_access_key: Option<Refused>,
+    /// Refused: from `AWS_SESSION_TOKEN`.
+    aws_session_token: Option<Refused>,
     /// From the environment; never from the file.
     #[serde(skip)]
     pub secrets: Secrets,
@@ -256,6 +285,7 @@ impl Default for KafkaConfig {
             sasl_mechanism: None,
             sasl_username: None,
             oauthbearer: OAuthBearerConfig::default(),
+            aws_region: None,
             message_timeout_ms: 30_000,
             linger_ms: 5,
             batch_size: 1_000_000,
@@ -267,6 +297,9 @@ impl Default for KafkaConfig {
             producer_properties: BTreeMap::new(),
             sasl_password: None,
             ssl_key_password: None,
+            aws_access_key_id: None,
+            aws_secret_access_key: None,
+            aws_session_token: None,
             secrets: Secrets::default(),
         }
     }
@@ -319,6 +352,27 @@ impl KafkaConfig {
         if self.oauthbearer.client_secret.is_some() {
             return refuse("kafka.oauthbearer.client_secret", ENV_OIDC_CLIENT_SECRET);
         }
+        for (field, set, env) in [
+            (
+                "kafka.aws_access_key_id",
+                self.aws_access_key_id.is_some(),
+                ENV_ACCESS_KEY_ID,
+            ),
+            (
+                "kafka.aws_secret_access_key",
+                self.aws_secret_access_key.is_some(),
+                ENV_SECRET_ACCESS_KEY,
+            ),
+            (
+                "kafka.aws_session_token",
+                self.aws_session_token.is_some(),
+                ENV_SESSION_TOKEN,
+            ),
+        ] {
+            if set {
+                return refuse(field, env);
+            }
+        }
         for (table, props) in [
             ("properties", &self.properties),
             ("consumer_properties", &self.consumer_properties),
@@ -366,10 +420,21 @@ impl KafkaConfig {
         if let Some(v) = env("PCGATE_KAFKA_SASL_USERNAME") {
             self.sasl_username = Some(v);
         }
+        // The AWS variables are often set for other services: an empty one counts as unset.
+        let aws = |k: &str| env(k).filter(|v| !v.is_empty());
+        if let Some(v) = env(ENV_AWS_REGION) {
+            self.aws_region = Some(v);
+        }
+        if self.aws_region.is_none() {
+            self.aws_region = aws(ENV_REGION).or_else(|| aws(ENV_DEFAULT_REGION));
+        }
         self.secrets = Secrets {
             sasl_password: env(ENV_SASL_PASSWORD),
             ssl_key_password: env(ENV_SSL_KEY_PASSWORD),
             oidc_client_secret: env(ENV_OIDC_CLIENT_SECRET),
+            aws_access_key_id: aws(ENV_ACCESS_KEY_ID),
+            aws_secret_access_key: aws(ENV_SECRET_ACCESS_KEY),
+            aws_session_token: aws(ENV_SESSION_TOKEN),
         };
         Ok(())
     }
@@ -430,6 +495,16 @@ impl KafkaConfig {
         if self.message_timeout_ms == 0 {
             return invalid("kafka.message_timeout_ms", "must be > 0");
         }
+        if self.oauthbearer.method == OAuthMethod::AwsMskIam
+            && (self.security_protocol != SecurityProtocol::SaslSsl
+                || self.sasl_mechanism != Some(SaslMechanism::OAuthBearer))
+        {
+            return invalid(
+                "kafka.oauthbearer.method",
+                "`aws_msk_iam` needs security_protocol = \"sasl_ssl\" and \
+                 sasl_mechanism = \"OAUTHBEARER\" (MSK's IAM listener, port 9098)",
+            );
+        }
         if !self.security_protocol.uses_sasl() {
             if self.sasl_mechanism.is_some() {
                 return invalid(
@@ -481,8 +556,47 @@ impl KafkaConfig {
                     Ok(())
                 }
                 OAuthMethod::UnsecuredJwt => Ok(()),
+                OAuthMethod::AwsMskIam => self.msk_iam_signer().map(|_| ()),
             },
         }
+    }
+
+    /// The signer of MSK IAM tokens when the config asks for them (OAUTHBEARER over `sasl_ssl`
+    /// with method `aws_msk_iam`), built from the region and the AWS credentials of the
+    /// environment; an error names what is missing.
+    pub fn msk_iam_signer(&self) -> Result<Option<MskIamSigner>, ConfigError> {
+        if self.security_protocol != SecurityProtocol::SaslSsl
+            || self.sasl_mechanism != Some(SaslMechanism::OAuthBearer)
+            || self.oauthbearer.method != OAuthMethod::AwsMskIam
+        {
+            return Ok(None);
+        }
+        let region = self.aws_region.as_deref().unwrap_or("");
+        if region.is_empty() {
+            return Err(ConfigError::Invalid {
+                field: "kafka.aws_region",
+                reason: format!(
+                    "needed by OAUTHBEARER with method `aws_msk_iam`: set it, or {ENV_REGION} \
+                     or {ENV_DEFAULT_REGION}"
+                ),
+            });
+        }
+        msk_iam::check_region(region).map_err(|reason| ConfigError::Invalid {
+            field: "kafka.aws_region",
+            reason: format!("`{region}`: {reason}"),
+        })?;
+        let needed = |var: &'static str, value: &Option<String>| {
+            value.clone().ok_or_else(|| ConfigError::Env {
+                var,
+                reason: "unset, and OAUTHBEARER with method `aws_msk_iam` needs it".into(),
+            })
+        };
+        let credentials = AwsCredentials {
+            access_key_id: needed(ENV_ACCESS_KEY_ID, &self.secrets.aws_access_key_id)?,
+            secret_access_key: needed(ENV_SECRET_ACCESS_KEY, &self.secrets.aws_secret_access_key)?,
+            session_token: self.secrets.aws_session_token.clone(),
+        };
+        Ok(Some(MskIamSigner::new(region, credentials)))
     }
 
     /// The name of an outbound topic.
@@ -556,6 +670,9 @@ impl KafkaConfig {
                                     o.unsecured_principal.as_deref().unwrap_or("pcgate");
                                 c.set("sasl.oauthbearer.config", format!("principal={principal}"));
                             }
+                            // librdkafka's default method: it asks the client's context for
+                            // each token (see `msk_iam_signer`).
+                            OAuthMethod::AwsMskIam => {}
                         }
                     }
                     _ => {
@@ -741,6 +858,191 @@ mod tests {
             assert!(
                 KafkaConfig::load_with_env(text, no_env).is_err(),
                 "accepted: {text}"
+            );
+        }
+    }
+
+    const MSK_IAM: &str = r#"
+        [kafka]
+        bootstrap_servers = "b-1.pc.kafka.eu-west-1.amazonaws.com:9098"
+        security_protocol = "sasl_ssl"
+        sasl_mechanism = "OAUTHBEARER"
+        aws_region = "eu-west-1"
+        [kafka.oauthbearer]
+        method = "aws_msk_iam"
+    "#;
+
+    /// The standard AWS variables, with the documentation's example credentials.
+    fn aws_env(k: &str) -> Option<String> {
+        match k {
+            "AWS_ACCESS_KEY_ID" => Some("AKIAIOSFODNN7EXAMPLE".into()),
+            "AWS_SECRET_ACCESS_KEY" => Some("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY".into()),
+            "AWS_SESSION_TOKEN" => Some("FwoGZXIvYXdzEXAMPLETOKEN".into()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn msk_iam_takes_credentials_from_the_aws_variables_and_keeps_them_out_of_librdkafka() {
+        let c = KafkaConfig::load_with_env(MSK_IAM, aws_env).unwrap();
+        assert_eq!(c.oauthbearer.method, OAuthMethod::AwsMskIam);
+        let signer = c.msk_iam_signer().unwrap().expect("a signer");
+        assert_eq!(signer.region(), "eu-west-1");
+        assert_eq!(signer.principal(), "AKIAIOSFODNN7EXAMPLE");
+        for p in [c.producer_config(), c.consumer_config()] {
+            assert_eq!(p.get("security.protocol"), Some("sasl_ssl"));
+            assert_eq!(p.get("sasl.mechanism"), Some("OAUTHBEARER"));
+            // librdkafka's default method: it asks the client's context for the token.
+            assert_eq!(p.get("sasl.oauthbearer.method"), None);
+            assert_eq!(p.get("enable.sasl.oauthbearer.unsecure.jwt"), None);
+            for (k, v) in p.config_map() {
+                assert!(
+                    !v.contains("wJalrXUtnFEMI") && !v.contains("FwoGZXIvYXdz"),
+                    "an AWS secret in librdkafka property {k}"
+                );
+            }
+        }
+        let debug = format!("{c:?} {signer:?}");
+        assert!(!debug.contains("wJalrXUtnFEMI"), "{debug}");
+        assert!(!debug.contains("FwoGZXIvYXdz"), "{debug}");
+        // Other mechanisms have no signer.
+        let scram = KafkaConfig::load_with_env(
+            "[kafka]\nsecurity_protocol = \"sasl_ssl\"\nsasl_mechanism = \"SCRAM-SHA-512\"\n\
+             sasl_username = \"u\"\n",
+            |k| (k == ENV_SASL_PASSWORD).then(|| "pw".to_string()),
+        )
+        .unwrap();
+        assert!(scram.msk_iam_signer().unwrap().is_none());
+    }
+
+    #[test]
+    fn msk_iam_region_comes_from_the_file_then_aws_region_then_aws_default_region() {
+        let without_region = MSK_IAM.replace("aws_region = \"eu-west-1\"", "");
+        let region = |text: &str, vars: &[(&str, &str)]| {
+            let vars: Vec<(String, String)> = vars
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            let env = |k: &str| {
+                vars.iter()
+                    .find(|(n, _)| n == k)
+                    .map(|(_, v)| v.clone())
+                    .or_else(|| aws_env(k))
+            };
+            let c = KafkaConfig::load_with_env(text, env).unwrap();
+            c.msk_iam_signer().unwrap().unwrap().region().to_string()
+        };
+        assert_eq!(
+            region(&without_region, &[("AWS_DEFAULT_REGION", "us-east-2")]),
+            "us-east-2"
+        );
+        assert_eq!(
+            region(
+                &without_region,
+                &[
+                    ("AWS_REGION", "eu-central-1"),
+                    ("AWS_DEFAULT_REGION", "us-east-2")
+                ]
+            ),
+            "eu-central-1"
+        );
+        assert_eq!(
+            region(
+                &without_region,
+                &[("AWS_REGION", ""), ("AWS_DEFAULT_REGION", "us-east-2")]
+            ),
+            "us-east-2"
+        );
+        assert_eq!(
+            region(MSK_IAM, &[("AWS_REGION", "eu-central-1")]),
+            "eu-west-1"
+        );
+        assert_eq!(
+            region(MSK_IAM, &[(ENV_AWS_REGION, "ap-south-1")]),
+            "ap-south-1"
+        );
+    }
+
+    #[test]
+    fn msk_iam_without_sasl_ssl_and_oauthbearer_is_rejected() {
+        for (protocol, mechanism) in [
+            ("ssl", None),
+            ("sasl_plaintext", Some("OAUTHBEARER")),
+            ("sasl_ssl", Some("SCRAM-SHA-512")),
+            ("sasl_ssl", None),
+        ] {
+            let mut text = format!(
+                "[kafka]\nsecurity_protocol = \"{protocol}\"\naws_region = \"eu-west-1\"\n"
+            );
+            if let Some(m) = mechanism {
+                text += &format!("sasl_mechanism = \"{m}\"\nsasl_username = \"u\"\n");
+            }
+            text += "[kafka.oauthbearer]\nmethod = \"aws_msk_iam\"\n";
+            let env = |k: &str| aws_env(k).or_else(|| (k == ENV_SASL_PASSWORD).then(String::new));
+            match KafkaConfig::load_with_env(&text, env) {
+                Err(ConfigError::Invalid { field, reason }) => {
+                    assert_eq!(field, "kafka.oauthbearer.method", "{text}");
+                    assert!(reason.contains("sasl_ssl") && reason.contains("OAUTHBEARER"));
+                }
+                other => panic!("{text}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn msk_iam_names_the_missing_region_or_aws_variable() {
+        let without_region = MSK_IAM.replace("aws_region = \"eu-west-1\"", "");
+        let err = KafkaConfig::load_with_env(&without_region, aws_env).unwrap_err();
+        assert!(
+            matches!(&err, ConfigError::Invalid { field: "kafka.aws_region", reason }
+                if reason.contains("AWS_REGION") && reason.contains("AWS_DEFAULT_REGION")),
+            "{err}"
+        );
+        let bad_region = MSK_IAM.replace("eu-west-1", "EU West 1");
+        let err = KafkaConfig::load_with_env(&bad_region, aws_env).unwrap_err();
+        assert!(err.to_string().contains("kafka.aws_region"), "{err}");
+        for (missing, empty) in [
+            ("AWS_ACCESS_KEY_ID", false),
+            ("AWS_SECRET_ACCESS_KEY", false),
+            ("AWS_SECRET_ACCESS_KEY", true),
+        ] {
+            let env = |k: &str| {
+                if k == missing {
+                    empty.then(String::new)
+                } else {
+                    aws_env(k)
+                }
+            };
+            let err = KafkaConfig::load_with_env(MSK_IAM, env).unwrap_err();
+            assert!(
+                matches!(&err, ConfigError::Env { var, .. } if *var == missing),
+                "{missing}: {err}"
+            );
+            assert!(err.to_string().contains(missing), "{err}");
+        }
+        // A session token is optional (long-term keys).
+        let env = |k: &str| (k != "AWS_SESSION_TOKEN").then(|| aws_env(k)).flatten();
+        assert!(KafkaConfig::load_with_env(MSK_IAM, env).is_ok());
+    }
+
+    #[test]
+    fn aws_credentials_in_the_file_are_refused() {
+        for (field, env) in [
+            ("aws_access_key_id", "AWS_ACCESS_KEY_ID"),
+            ("aws_secret_access_key", "AWS_SECRET_ACCESS_KEY"),
+            ("aws_session_token", "AWS_SESSION_TOKEN"),
+        ] {
+            let text = MSK_IAM.replace(
+                "aws_region = \"eu-west-1\"",
+                &format!("aws_region = \"eu-west-1\"\n{field} = \"x\""),
+            );
+            let err = KafkaConfig::load_with_env(&text, aws_env).unwrap_err();
+            assert_eq!(
+                err,
+                ConfigError::SecretInFile {
+                    field: format!("kafka.{field}"),
+                    env
+                }
             );
         }
     }

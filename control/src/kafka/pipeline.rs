@@ -18,12 +18,17 @@
 //! On a rebalance that revokes partitions, the producer is flushed and what was settled is
 //! committed before the partitions go. On stop (the cancellation token, or `exit_when_idle`), the
 //! same happens for everything.
+//!
+//! With Amazon MSK's IAM authentication, both clients' contexts answer librdkafka's OAUTHBEARER
+//! token refresh with a token from the [`MskIamSigner`] (when the client is created, then at 80 %
+//! of each token's lifetime, served by the loop's polls).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use rdkafka::client::OAuthToken;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message;
@@ -31,7 +36,8 @@ use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, Prod
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use tokio_util::sync::CancellationToken;
 
-use super::config::KafkaConfig;
+use super::config::{ConfigError, KafkaConfig};
+use super::msk_iam::MskIamSigner;
 use crate::spool::{Spool, SpoolError, SpoolStats};
 use crate::traffic::{Origin, OutTopic, Outbound, RecordHandler};
 
@@ -69,6 +75,8 @@ pub enum PipelineError {
     #[error("kafka: fatal consumer error: {0}")]
     Fatal(#[source] KafkaError),
     #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
     Spool(#[from] SpoolError),
     #[error("kafka: the loop's thread ended abnormally")]
     Thread,
@@ -96,6 +104,10 @@ pub struct Metrics {
     /// 1 when the last poll found nothing to consume and nothing waited for delivery or
     /// commit: the instance is caught up with its partitions.
     pub caught_up: AtomicU64,
+    /// OAUTHBEARER tokens handed to librdkafka (both clients), and refreshes that found no token
+    /// to give.
+    pub oauth_tokens: AtomicU64,
+    pub oauth_token_errors: AtomicU64,
 }
 
 /// Options of a run.
@@ -131,13 +143,65 @@ struct Report {
     topic_idx: Option<usize>,
 }
 
+/// Answers librdkafka's OAUTHBEARER token refreshes; both clients' contexts hold one.
+#[derive(Clone)]
+struct TokenSource {
+    /// Set with method `aws_msk_iam`; librdkafka makes the tokens of the other methods itself.
+    signer: Option<Arc<MskIamSigner>>,
+    metrics: Arc<Metrics>,
+}
+
+impl TokenSource {
+    fn generate(&self) -> Result<OAuthToken, Box<dyn std::error::Error>> {
+        let Some(signer) = &self.signer else {
+            self.metrics
+                .oauth_token_errors
+                .fetch_add(1, Ordering::Relaxed);
+            let msg = "kafka: librdkafka asked for an OAUTHBEARER token, but pcgate signs tokens \
+                       only with kafka.oauthbearer.method = \"aws_msk_iam\"";
+            tracing::error!("{msg}");
+            return Err(msg.into());
+        };
+        let t = signer.token();
+        self.metrics.oauth_tokens.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!(
+            region = signer.region(),
+            expires_at_ms = t.expires_at_ms,
+            "kafka: MSK IAM token signed"
+        );
+        Ok(OAuthToken {
+            token: t.token,
+            principal_name: signer.principal().to_string(),
+            lifetime_ms: t.expires_at_ms,
+        })
+    }
+}
+
+/// Implements `ClientContext` for a context with a `token: TokenSource` field: librdkafka's
+/// OAUTHBEARER token refreshes are answered from it.
+macro_rules! client_context_with_tokens {
+    ($context:ty) => {
+        impl ClientContext for $context {
+            const ENABLE_REFRESH_OAUTH_TOKEN: bool = true;
+
+            fn generate_oauth_token(
+                &self,
+                _oauthbearer_config: Option<&str>,
+            ) -> Result<OAuthToken, Box<dyn std::error::Error>> {
+                self.token.generate()
+            }
+        }
+    };
+}
+
 /// The producer's context: collects delivery reports for the loop.
 struct DeliveryContext {
     reports: Mutex<Vec<Report>>,
     names: [String; 3],
+    token: TokenSource,
 }
 
-impl ClientContext for DeliveryContext {}
+client_context_with_tokens!(DeliveryContext);
 
 impl ProducerContext for DeliveryContext {
     type DeliveryOpaque = usize;
@@ -544,9 +608,10 @@ impl Core {
 /// The consumer's context: on revoke, settles and commits before the partitions go.
 struct GroupContext {
     core: Arc<Mutex<Core>>,
+    token: TokenSource,
 }
 
-impl ClientContext for GroupContext {}
+client_context_with_tokens!(GroupContext);
 
 fn lock(core: &Mutex<Core>) -> MutexGuard<'_, Core> {
     core.lock().unwrap_or_else(|p| p.into_inner())
@@ -586,12 +651,17 @@ pub fn run_blocking<H: RecordHandler>(
     stop: &CancellationToken,
     opts: &RunOptions,
 ) -> Result<RunStats, PipelineError> {
+    let token = TokenSource {
+        signer: config.msk_iam_signer()?.map(Arc::new),
+        metrics: opts.metrics.clone(),
+    };
     let names = OutTopic::ALL.map(|t| config.topic_name(t).to_string());
     let producer: BaseProducer<DeliveryContext> = config
         .producer_config()
         .create_with_context(DeliveryContext {
             reports: Mutex::new(Vec::new()),
             names,
+            token: token.clone(),
         })
         .map_err(|source| PipelineError::Create {
             client: "producer",
@@ -619,7 +689,10 @@ pub fn run_blocking<H: RecordHandler>(
     }));
     let consumer: BaseConsumer<GroupContext> = config
         .consumer_config()
-        .create_with_context(GroupContext { core: core.clone() })
+        .create_with_context(GroupContext {
+            core: core.clone(),
+            token,
+        })
         .map_err(|source| PipelineError::Create {
             client: "consumer",
             source,
@@ -718,8 +791,9 @@ pub fn run_blocking<H: RecordHandler>(
             Ordering::Relaxed,
         );
         if let Some(limit) = opts.exit_when_idle {
-            // Idle time counts from the moment partitions are assigned (joining takes a while).
-            if idle_for >= limit && consumer.assignment().map_or(true, |a| a.count() == 0) {
+            // Idle time counts from the moment partitions are assigned (joining takes a while):
+            // while none are, the clock is held at zero.
+            if consumer.assignment().map_or(true, |a| a.count() == 0) {
                 last_msg = Instant::now();
                 continue;
             }
@@ -1094,6 +1168,105 @@ mod tests {
         );
         // Reopening finds the spool empty: nothing is sent twice.
         assert!(spool(dir.path()).is_empty());
+    }
+
+    /// A loopback listener standing in for a broker's address. It speaks no Kafka: it only shows
+    /// whether a client connected, and librdkafka opens no connection to a SASL/OAUTHBEARER broker
+    /// before it holds a token.
+    fn broker_address() -> (std::net::TcpListener, String) {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.set_nonblocking(true).unwrap();
+        let addr = l.local_addr().unwrap().to_string();
+        (l, addr)
+    }
+
+    fn connected_within(l: &std::net::TcpListener, limit: Duration) -> bool {
+        let t0 = Instant::now();
+        while t0.elapsed() < limit {
+            if l.accept().is_ok() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
+    /// MSK IAM over `sasl_ssl`; the producer's and the consumer's brokers apart.
+    fn msk_iam_config(producer_broker: &str, consumer_broker: &str) -> KafkaConfig {
+        let text = format!(
+            r#"
+            [kafka]
+            bootstrap_servers = "{producer_broker}"
+            security_protocol = "sasl_ssl"
+            sasl_mechanism = "OAUTHBEARER"
+            aws_region = "eu-west-1"
+            [kafka.oauthbearer]
+            method = "aws_msk_iam"
+            [kafka.consumer_properties]
+            "bootstrap.servers" = "{consumer_broker}"
+            "#
+        );
+        KafkaConfig::load_with_env(&text, |k| match k {
+            "AWS_ACCESS_KEY_ID" => Some("AKIAIOSFODNN7EXAMPLE".into()),
+            "AWS_SECRET_ACCESS_KEY" => Some("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY".into()),
+            _ => None,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn msk_iam_clients_hand_librdkafka_a_signed_token_and_then_connect() {
+        let (producer_broker, p_addr) = broker_address();
+        let (consumer_broker, c_addr) = broker_address();
+        let cfg = msk_iam_config(&p_addr, &c_addr);
+        let dir = tempfile::tempdir().unwrap();
+        let sp = spool(dir.path());
+        let stop = CancellationToken::new();
+        let opts = RunOptions {
+            exit_when_idle: None,
+            metrics: Arc::new(Metrics::default()),
+        };
+        let metrics = opts.metrics.clone();
+        let stop2 = stop.clone();
+        let h = std::thread::spawn(move || run_blocking(&cfg, sp, echo(), &stop2, &opts));
+        let producer_connected = connected_within(&producer_broker, Duration::from_secs(20));
+        let consumer_connected = connected_within(&consumer_broker, Duration::from_secs(20));
+        stop.cancel();
+        let result = h.join().unwrap();
+        assert!(result.is_ok(), "{result:?}");
+        assert!(producer_connected, "the producer never connected");
+        assert!(consumer_connected, "the consumer never connected");
+        // One token per client at least, each from the signer.
+        assert!(metrics.oauth_tokens.load(Ordering::Relaxed) >= 2);
+        assert_eq!(metrics.oauth_token_errors.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn without_a_token_librdkafka_does_not_connect() {
+        // The control of the test above: the same producer whose context has no signer.
+        let (broker, addr) = broker_address();
+        let cfg = msk_iam_config(&addr, &addr);
+        let metrics = Arc::new(Metrics::default());
+        let producer: BaseProducer<DeliveryContext> = cfg
+            .producer_config()
+            .create_with_context(DeliveryContext {
+                reports: Mutex::new(Vec::new()),
+                names: OutTopic::ALL.map(|t| cfg.topic_name(t).to_string()),
+                token: TokenSource {
+                    signer: None,
+                    metrics: metrics.clone(),
+                },
+            })
+            .unwrap();
+        let t0 = Instant::now();
+        while metrics.oauth_token_errors.load(Ordering::Relaxed) == 0
+            && t0.elapsed() < Duration::from_secs(10)
+        {
+            producer.poll(Duration::from_millis(50));
+        }
+        assert_eq!(metrics.oauth_token_errors.load(Ordering::Relaxed), 1);
+        assert!(!connected_within(&broker, Duration::from_millis(1500)));
+        assert_eq!(metrics.oauth_tokens.load(Ordering::Relaxed), 0);
     }
 
     /// Throughput: `PCGATE_KAFKA_BENCH_BOOTSTRAP` (a real broker; topics are created) or the mock
