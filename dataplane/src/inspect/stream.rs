@@ -4,6 +4,9 @@
 //! that naming needs (a ClientHello, a request head). What lies beyond the limit is dropped and
 //! remembered as [`StreamBuf::overflowed`].
 
+/// Bytes reserved at a buffer's first piece: a ClientHello (also a post-quantum one) fits.
+const FIRST_RESERVE: u32 = 2048;
+
 /// A stream's first bytes, filled from pieces at arbitrary offsets.
 #[derive(Debug, Clone)]
 pub struct StreamBuf {
@@ -43,6 +46,11 @@ impl StreamBuf {
         let end = end.min(limit) as u32;
         let bytes = &bytes[..(end - start) as usize];
         if self.data.len() < end as usize {
+            if self.data.capacity() == 0 {
+                // Most first flights fit in this: one allocation instead of a growing series.
+                self.data
+                    .reserve(end.max(FIRST_RESERVE.min(self.limit)) as usize);
+            }
             self.data.resize(end as usize, 0);
         }
         // Copy only into the gaps, so the first copy of every byte wins.
@@ -70,28 +78,21 @@ impl StreamBuf {
         self.mark_filled(start, end);
     }
 
+    /// Records `[start, end)` as filled, merging it with the ranges it overlaps or touches (in
+    /// place: no allocation once the list has room).
     fn mark_filled(&mut self, start: u32, end: u32) {
-        let (mut s, mut e) = (start, end);
-        let mut merged = Vec::with_capacity(self.filled.len() + 1);
-        let mut placed = false;
-        for &(a, b) in &self.filled {
-            if b < s {
-                merged.push((a, b));
-            } else if a > e {
-                if !placed {
-                    merged.push((s, e));
-                    placed = true;
-                }
-                merged.push((a, b));
-            } else {
-                s = s.min(a);
-                e = e.max(b);
-            }
-        }
-        if !placed {
-            merged.push((s, e));
-        }
-        self.filled = merged;
+        // Ranges wholly before (ending before `start`) and wholly after (starting after `end`)
+        // stay; the ones between merge with the new range.
+        let first = self.filled.partition_point(|&(_, b)| b < start);
+        let past = self.filled.partition_point(|&(a, _)| a <= end);
+        let merged = match (
+            self.filled.get(first),
+            self.filled.get(past.wrapping_sub(1)),
+        ) {
+            (Some(head), Some(tail)) if first < past => (start.min(head.0), end.max(tail.1)),
+            _ => (start, end),
+        };
+        self.filled.splice(first..past, std::iter::once(merged));
     }
 
     /// The bytes from offset 0 up to the first gap.

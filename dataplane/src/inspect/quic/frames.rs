@@ -25,12 +25,7 @@ pub fn collect_crypto(payload: &[u8], crypto: &mut StreamBuf) -> Result<(), Quic
         match t {
             frame_type::PADDING => {
                 // Padding fills most of an Initial: skip the whole run at once.
-                let run = r
-                    .rest()
-                    .iter()
-                    .take_while(|&&b| b == frame_type::PADDING)
-                    .count();
-                r.take(run).map_err(|_| TRUNCATED)?;
+                r.take(zero_run(r.rest())).map_err(|_| TRUNCATED)?;
             }
             frame_type::PING => {}
             frame_type::ACK | frame_type::ACK_ECN => {
@@ -68,6 +63,21 @@ pub fn collect_crypto(payload: &[u8], crypto: &mut StreamBuf) -> Result<(), Quic
     Ok(())
 }
 
+/// Length of the run of zero bytes `bytes` starts with, 16 bytes at a time.
+fn zero_run(bytes: &[u8]) -> usize {
+    let chunks = bytes.chunks_exact(16);
+    let tail = chunks.remainder();
+    let mut run = 0;
+    for c in chunks {
+        let word = u128::from_le_bytes(c.try_into().unwrap_or([1; 16]));
+        if word != 0 {
+            return run + (word.trailing_zeros() / 8) as usize;
+        }
+        run += 16;
+    }
+    run + tail.iter().take_while(|&&b| b == 0).count()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -84,6 +94,22 @@ mod tests {
         ];
         collect_crypto(&payload, &mut buf).unwrap();
         assert_eq!(buf.contiguous(), b"abcde");
+    }
+
+    #[test]
+    fn zero_runs_of_every_length_and_alignment() {
+        for len in 0..70 {
+            for tail in [&[][..], &[7], &[0, 9]] {
+                let mut bytes = vec![0u8; len];
+                bytes.extend_from_slice(tail);
+                let expect = len + tail.iter().take_while(|&&b| b == 0).count();
+                assert_eq!(zero_run(&bytes), expect, "{len} zeros then {tail:?}");
+                assert_eq!(
+                    zero_run(&bytes[1.min(bytes.len())..]),
+                    expect.saturating_sub(1)
+                );
+            }
+        }
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! protection removal (RFC 9001 §5.4) and AEAD_AES_128_GCM decryption (RFC 9001 §5.3).
 //! All cryptography is `ring`'s; this module only arranges the bytes.
 
-use hkdf::Hkdf;
+use hkdf::{Hkdf, HkdfExtract};
 use ring::aead::{self, quic::HeaderProtectionKey, Aad, LessSafeKey, Nonce, UnboundKey};
 use sha2::Sha256;
 
@@ -107,9 +107,12 @@ pub struct KeyMaterial {
 }
 
 impl KeyMaterial {
-    /// The client's Initial keys for a connection whose client chose `dcid`.
-    pub fn client_initial(salt: &[u8], labels: Labels, dcid: &[u8]) -> KeyMaterial {
-        let (_, initial) = Hkdf::<Sha256>::extract(Some(salt), dcid);
+    /// The client's Initial keys for a connection whose client chose `dcid`; `salt` is
+    /// HKDF-Extract keyed with the version's salt ([`super::version::Salt::extract`]).
+    pub fn client_initial(salt: &HkdfExtract<Sha256>, labels: Labels, dcid: &[u8]) -> KeyMaterial {
+        let mut extract = salt.clone();
+        extract.input_ikm(dcid);
+        let (_, initial) = extract.finalize();
         let mut client_secret = [0u8; 32];
         expand_label(&initial, b"client in", &mut client_secret);
         let mut out = KeyMaterial {
@@ -281,7 +284,7 @@ mod tests {
     #[test]
     fn rfc9001_a1_client_keys() {
         let salt = unhex("38762cf7f55934b34d179ae6a4c80cadccbb7f0a");
-        let m = KeyMaterial::client_initial(&salt, LABELS_V1, &RFC_DCID);
+        let m = KeyMaterial::client_initial(&HkdfExtract::new(Some(&salt)), LABELS_V1, &RFC_DCID);
         assert_eq!(m.key.to_vec(), unhex("1f369613dd76d5467730efcbe3b1a22d"));
         assert_eq!(m.iv.to_vec(), unhex("fa044b2f42a3fd3b46fb255c"));
         assert_eq!(m.hp.to_vec(), unhex("9f50449e04a0e810283a1e9933adedd2"));
@@ -290,7 +293,7 @@ mod tests {
     #[test]
     fn rfc9369_a1_client_keys() {
         let salt = unhex("0dede3def700a6db819381be6e269dcbf9bd2ed9");
-        let m = KeyMaterial::client_initial(&salt, LABELS_V2, &RFC_DCID);
+        let m = KeyMaterial::client_initial(&HkdfExtract::new(Some(&salt)), LABELS_V2, &RFC_DCID);
         assert_eq!(m.key.to_vec(), unhex("8b1a0bc121284290a29e0971b5cd045d"));
         assert_eq!(m.iv.to_vec(), unhex("91f73e2351d8fa91660e909f"));
         assert_eq!(m.hp.to_vec(), unhex("45b95e15235d6f45a6b19cbcb0294ba9"));
@@ -309,7 +312,8 @@ mod tests {
 
     #[test]
     fn seal_then_open_round_trips() {
-        let m = KeyMaterial::client_initial(&[7; 20], LABELS_V1, b"abcdefgh");
+        let m =
+            KeyMaterial::client_initial(&HkdfExtract::new(Some(&[7; 20])), LABELS_V1, b"abcdefgh");
         let payload = [0x01u8; 64];
         let pkt = seal_initial(&m, 0, 1, b"abcdefgh", 5, &payload);
         let h = LongHeader::parse(&pkt, 0).unwrap();

@@ -56,7 +56,7 @@ struct CachedKeys {
 
 impl CachedKeys {
     fn derive(version: u32, p: &Protected, dcid: &[u8]) -> Result<CachedKeys, QuicError> {
-        let material = KeyMaterial::client_initial(p.salt, p.labels, dcid);
+        let material = KeyMaterial::client_initial(p.salt.extract(), p.labels, dcid);
         let mut id = [0u8; MAX_CID_LEN];
         let dcid_len = dcid.len().min(MAX_CID_LEN);
         id[..dcid_len].copy_from_slice(&dcid[..dcid_len]);

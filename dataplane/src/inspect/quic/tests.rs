@@ -40,7 +40,7 @@ fn protected(version: u32) -> version::Protected {
 
 fn keys_for(version: u32, dcid: &[u8]) -> KeyMaterial {
     let p = protected(version);
-    KeyMaterial::client_initial(p.salt, p.labels, dcid)
+    KeyMaterial::client_initial(p.salt.extract(), p.labels, dcid)
 }
 
 /// An IETF Initial payload: one CRYPTO frame, then padding to `pad_to` bytes.

@@ -5,6 +5,10 @@
 //!
 //! Salts were checked against Wireshark's `packet-quic.c` and nDPI's `protocols/quic.c`.
 
+use hkdf::HkdfExtract;
+use sha2::Sha256;
+use std::sync::OnceLock;
+
 /// QUIC version 1 (RFC 9000).
 pub const V1: u32 = 0x0000_0001;
 /// QUIC version 2 (RFC 9369).
@@ -20,15 +24,51 @@ pub const Q050: u32 = u32::from_be_bytes(*b"Q050");
 pub const T050: u32 = u32::from_be_bytes(*b"T050");
 pub const T051: u32 = u32::from_be_bytes(*b"T051");
 
-const SALT_DRAFT_22: [u8; 20] = hex20(b"7fbcdb0e7c66bbe9193a96cd21519ebd7a02644a");
-const SALT_DRAFT_23: [u8; 20] = hex20(b"c3eef712c72ebb5a11a7d2432bb46365bef9f502");
-const SALT_DRAFT_29: [u8; 20] = hex20(b"afbfec289993d24c9e9786f19c6111e04390a899");
-const SALT_V1: [u8; 20] = hex20(b"38762cf7f55934b34d179ae6a4c80cadccbb7f0a");
-const SALT_V2: [u8; 20] = hex20(b"0dede3def700a6db819381be6e269dcbf9bd2ed9");
-const SALT_V2_DRAFT: [u8; 20] = hex20(b"a707c203a59b47184a1d62ca570406ea7ae3e5d3");
-const SALT_Q050: [u8; 20] = hex20(b"504574efd066fe2f9d945cfcdbd3a7f0d3b56b45");
-const SALT_T050: [u8; 20] = hex20(b"7ff579e5acd072915580304c43a2367c60488310");
-const SALT_T051: [u8; 20] = hex20(b"7a4edef4e7ccee5fa4506c19124fc8ccda6e033d");
+static SALT_DRAFT_22: Salt = Salt::new(hex20(b"7fbcdb0e7c66bbe9193a96cd21519ebd7a02644a"));
+static SALT_DRAFT_23: Salt = Salt::new(hex20(b"c3eef712c72ebb5a11a7d2432bb46365bef9f502"));
+static SALT_DRAFT_29: Salt = Salt::new(hex20(b"afbfec289993d24c9e9786f19c6111e04390a899"));
+static SALT_V1: Salt = Salt::new(hex20(b"38762cf7f55934b34d179ae6a4c80cadccbb7f0a"));
+static SALT_V2: Salt = Salt::new(hex20(b"0dede3def700a6db819381be6e269dcbf9bd2ed9"));
+static SALT_V2_DRAFT: Salt = Salt::new(hex20(b"a707c203a59b47184a1d62ca570406ea7ae3e5d3"));
+static SALT_Q050: Salt = Salt::new(hex20(b"504574efd066fe2f9d945cfcdbd3a7f0d3b56b45"));
+static SALT_T050: Salt = Salt::new(hex20(b"7ff579e5acd072915580304c43a2367c60488310"));
+static SALT_T051: Salt = Salt::new(hex20(b"7a4edef4e7ccee5fa4506c19124fc8ccda6e033d"));
+
+/// A version's Initial salt, with the HKDF-Extract state keyed by it, made at first use and
+/// shared: every connection's key derivation starts from a copy (two SHA-256 blocks fewer).
+pub struct Salt {
+    bytes: [u8; 20],
+    extract: OnceLock<HkdfExtract<Sha256>>,
+}
+
+impl Salt {
+    const fn new(bytes: [u8; 20]) -> Salt {
+        Salt {
+            bytes,
+            extract: OnceLock::new(),
+        }
+    }
+
+    /// HKDF-Extract keyed with this salt, before any input key material.
+    pub fn extract(&self) -> &HkdfExtract<Sha256> {
+        self.extract
+            .get_or_init(|| HkdfExtract::new(Some(&self.bytes)))
+    }
+}
+
+impl std::fmt::Debug for Salt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Salt({:02x?})", self.bytes)
+    }
+}
+
+impl PartialEq for Salt {
+    fn eq(&self, other: &Salt) -> bool {
+        self.bytes == other.bytes
+    }
+}
+
+impl Eq for Salt {}
 
 /// HKDF labels for the Initial packet keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,7 +110,7 @@ pub enum Handshake {
 /// How Initials of one version are protected and framed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Protected {
-    pub salt: &'static [u8; 20],
+    pub salt: &'static Salt,
     pub labels: Labels,
     /// Value of the long-header type bits (0x30 of the first byte) for Initial.
     pub initial_type: u8,
@@ -93,7 +133,7 @@ pub enum Kind {
     },
 }
 
-const fn ietf(salt: &'static [u8; 20], labels: Labels, initial_type: u8) -> Kind {
+const fn ietf(salt: &'static Salt, labels: Labels, initial_type: u8) -> Kind {
     Kind::Protected(Protected {
         salt,
         labels,
@@ -103,7 +143,7 @@ const fn ietf(salt: &'static [u8; 20], labels: Labels, initial_type: u8) -> Kind
     })
 }
 
-const fn google(salt: &'static [u8; 20], handshake: Handshake) -> Kind {
+const fn google(salt: &'static Salt, handshake: Handshake) -> Kind {
     Kind::Protected(Protected {
         salt,
         labels: LABELS_V1,
@@ -235,7 +275,7 @@ mod tests {
 
     #[test]
     fn salts_decode() {
-        assert_eq!(SALT_Q050[..4], [0x50, 0x45, 0x74, 0xef]);
-        assert_eq!(SALT_T050[19], 0x10);
+        assert_eq!(SALT_Q050.bytes[..4], [0x50, 0x45, 0x74, 0xef]);
+        assert_eq!(SALT_T050.bytes[19], 0x10);
     }
 }
