@@ -83,8 +83,9 @@ pub struct QuicState {
     /// Keys from the DCID of the flow's first Initial: later Initials keep using them even when
     /// their DCID changes to the server's choice (RFC 9001 §5.2).
     first_keys: Option<CachedKeys>,
-    /// Keys from another DCID (after a Retry the client derives new keys).
-    other_keys: Option<CachedKeys>,
+    /// Keys from another DCID (after a Retry the client derives new keys); rare, so boxed to
+    /// keep every flow's state small.
+    other_keys: Option<Box<CachedKeys>>,
     /// Decryption buffer, reused for every packet.
     scratch: Vec<u8>,
 }
@@ -204,7 +205,10 @@ impl QuicState {
     ) -> Result<std::ops::Range<usize>, QuicError> {
         let (version, dcid) = (header.version, header.dcid);
         let mut tried_own_dcid = false;
-        for slot in [&self.first_keys, &self.other_keys].into_iter().flatten() {
+        for slot in [self.first_keys.as_ref(), self.other_keys.as_deref()]
+            .into_iter()
+            .flatten()
+        {
             if slot.version != version {
                 continue;
             }
@@ -216,16 +220,27 @@ impl QuicState {
         if tried_own_dcid {
             return Err(QuicError::DecryptFailed);
         }
-        let keys = CachedKeys::derive(version, p, dcid)?;
-        let range = keys
-            .keys
-            .open(packet, header.pn_offset, &mut self.scratch)?;
-        if self.first_keys.is_none() {
-            self.first_keys = Some(keys);
+        // The keys go straight to their slot (they are large: no moves), and leave it again if
+        // they do not open the packet (the keys it held before come back).
+        let first = self.first_keys.is_none();
+        let previous = if first { None } else { self.other_keys.take() };
+        let keys = if first {
+            self.first_keys
+                .insert(CachedKeys::derive(version, p, dcid)?)
         } else {
-            self.other_keys = Some(keys);
+            &**self
+                .other_keys
+                .insert(Box::new(CachedKeys::derive(version, p, dcid)?))
+        };
+        let opened = keys.keys.open(packet, header.pn_offset, &mut self.scratch);
+        if opened.is_err() {
+            if first {
+                self.first_keys = None;
+            } else {
+                self.other_keys = previous;
+            }
         }
-        Ok(range)
+        opened
     }
 
     /// Tries the handshake stream so far.
