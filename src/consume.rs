@@ -285,4 +285,8 @@ fn report(pipeline: &RecordPipeline) {
         "flows ended {}, expired idle {}, evicted (table full) {}, name disagreements {}",
         d.ended, d.expired_idle, d.evicted_full, d.name_disagreements
     );
+    eprintln!(
+        "flows first seen after their start {} (decided, not published), ends of unknown flows {}",
+        d.adopted, d.ends_unknown
+    );
 }
