@@ -96,12 +96,16 @@ pub struct Metrics {
     /// 1 when the last poll found nothing to consume and nothing waited for delivery or
     /// commit: the instance is caught up with its partitions.
     pub caught_up: AtomicU64,
+    /// Partitions of the input topic assigned to this instance now.
+    pub assigned_partitions: AtomicU64,
 }
 
 /// Options of a run.
 #[derive(Clone, Debug, Default)]
 pub struct RunOptions {
-    /// Stop once no message came for this long (and everything was delivered and committed).
+    /// Stop once no message came for this long (and everything was delivered and committed),
+    /// counted from the last message or the last (re)assignment of partitions, whichever is
+    /// later; while no partition is assigned (joining the group) the instance is not idle.
     pub exit_when_idle: Option<Duration>,
     /// Where live counters go.
     pub metrics: Arc<Metrics>,
@@ -218,6 +222,8 @@ struct Core {
     drain_failed: bool,
     next_drain: Instant,
     paused: bool,
+    /// When the current assignment was made; `None` while no partition is assigned.
+    assigned_at: Option<Instant>,
     last_commit: Instant,
     since_commit: u64,
     stats: RunStats,
@@ -575,6 +581,17 @@ impl ConsumerContext for GroupContext {
             core.paused = false;
         }
     }
+
+    /// Notes when partitions were (re)assigned, for the idle exit and the metrics.
+    fn post_rebalance(&self, consumer: &BaseConsumer<Self>, _rebalance: &Rebalance<'_>) {
+        let assigned = consumer.assignment().map_or(0, |a| a.count());
+        let mut core = lock(&self.core);
+        core.assigned_at = (assigned > 0).then(Instant::now);
+        core.metrics
+            .assigned_partitions
+            .store(assigned as u64, Ordering::Relaxed);
+        tracing::info!(assigned, "rebalance: partitions assigned");
+    }
 }
 
 /// Runs the loop until `stop` is cancelled (or idle, per `opts`). Blocking: call it on a thread
@@ -612,6 +629,7 @@ pub fn run_blocking<H: RecordHandler>(
         drain_failed: false,
         next_drain: now,
         paused: false,
+        assigned_at: None,
         last_commit: now,
         since_commit: 0,
         stats: RunStats::default(),
@@ -718,15 +736,15 @@ pub fn run_blocking<H: RecordHandler>(
             Ordering::Relaxed,
         );
         if let Some(limit) = opts.exit_when_idle {
-            // Idle time counts from the moment partitions are assigned (joining takes a while).
-            if idle_for >= limit && consumer.assignment().map_or(true, |a| a.count() == 0) {
-                last_msg = Instant::now();
-                continue;
-            }
-            if idle_for >= limit && !busy {
+            // Idle time counts from the last message or the last assignment, whichever is later
+            // (joining a group takes a while, and records may come only after it).
+            let idle = c
+                .assigned_at
+                .map_or(Duration::ZERO, |at| last_msg.max(at).elapsed());
+            if idle >= limit && !busy {
                 break;
             }
-            if idle_for >= limit && c.spool.is_empty() && c.stalled.is_empty() {
+            if idle >= limit && c.spool.is_empty() && c.stalled.is_empty() {
                 // Idle with nothing to drain: commit what settled and stop polling for more.
                 let open = c.parts.values().any(|p| !p.pending.is_empty());
                 if !open {
@@ -947,6 +965,38 @@ mod tests {
         let (dlq, _) = read_topic(&bs, crate::traffic::NETWORK_TRAFFIC_DLQ);
         assert_eq!(dlq.len(), 200);
         assert!(dlq.keys().all(|k| k.ends_with("-bad")));
+    }
+
+    /// Joining the group takes the mock cluster three seconds (its initial rebalance delay);
+    /// records that come a while after the assignment, within the idle limit counted from it,
+    /// are consumed.
+    #[test]
+    fn idle_time_counts_from_the_assignment_not_from_the_start() {
+        let c = cluster();
+        let bs = c.bootstrap_servers();
+        let dir = tempfile::tempdir().unwrap();
+        let opts = idle_opts(4_000);
+        let metrics = opts.metrics.clone();
+        let cfg = config(&bs);
+        let sp = spool(dir.path());
+        let t0 = Instant::now();
+        let h = std::thread::spawn(move || {
+            run_blocking(&cfg, sp, echo(), &CancellationToken::new(), &opts)
+        });
+        while metrics.assigned_partitions.load(Ordering::Relaxed) == 0 {
+            assert!(t0.elapsed() < Duration::from_secs(20), "never assigned");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let joined = t0.elapsed();
+        assert_eq!(
+            metrics.assigned_partitions.load(Ordering::Relaxed),
+            PARTS as u64
+        );
+        // A quiet spell shorter than the limit, then records.
+        std::thread::sleep(Duration::from_millis(2_500));
+        produce_inputs(&bs, 0..100);
+        let stats = h.join().unwrap().unwrap();
+        assert_eq!(stats.consumed, 100, "assigned after {joined:?}");
     }
 
     #[test]
