@@ -50,6 +50,9 @@ const POLL_TIMEOUT: Duration = Duration::from_millis(50);
 const SERVICE_EVERY: u32 = 256;
 /// How long a revoke or a stop waits for outstanding deliveries at most.
 const FLUSH_LIMIT: Duration = Duration::from_secs(30);
+/// Producer events (each the delivery reports of one produce request) served per service
+/// round at most.
+const EVENTS_PER_SERVICE: usize = 4_096;
 
 /// Errors that end the loop.
 #[derive(Debug, thiserror::Error)]
@@ -139,6 +142,8 @@ struct Report {
 struct DeliveryContext {
     reports: Mutex<Vec<Report>>,
     names: [String; 3],
+    /// Delivery reports received, ever.
+    received: AtomicU64,
 }
 
 impl ClientContext for DeliveryContext {}
@@ -172,6 +177,21 @@ impl ProducerContext for DeliveryContext {
         };
         if let Ok(mut r) = self.reports.lock() {
             r.push(report);
+        }
+        self.received.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Serves the delivery reports waiting now. One `poll` serves one event, the reports of one
+/// produce request (one partition's batch), so a single `poll` per service round would let
+/// reports, settlement and commits fall ever further behind consumption.
+fn serve_delivery_reports(producer: &BaseProducer<DeliveryContext>) {
+    let received = || producer.context().received.load(Ordering::Relaxed);
+    for _ in 0..EVENTS_PER_SERVICE {
+        let before = received();
+        producer.poll(Duration::ZERO);
+        if received() == before {
+            return;
         }
     }
 }
@@ -609,6 +629,7 @@ pub fn run_blocking<H: RecordHandler>(
         .create_with_context(DeliveryContext {
             reports: Mutex::new(Vec::new()),
             names,
+            received: AtomicU64::new(0),
         })
         .map_err(|source| PipelineError::Create {
             client: "producer",
@@ -718,7 +739,7 @@ pub fn run_blocking<H: RecordHandler>(
         }
         since_service = 0;
         let mut c = lock(&core);
-        c.producer.poll(Duration::ZERO);
+        serve_delivery_reports(&c.producer);
         c.process_reports();
         c.drain()?;
         if c.last_commit.elapsed() >= commit_interval || c.since_commit >= config.commit_every {
@@ -965,6 +986,56 @@ mod tests {
         let (dlq, _) = read_topic(&bs, crate::traffic::NETWORK_TRAFFIC_DLQ);
         assert_eq!(dlq.len(), 200);
         assert!(dlq.keys().all(|k| k.ends_with("-bad")));
+    }
+
+    /// Outputs to three topics of three partitions each: nine produce requests at least, nine
+    /// events of delivery reports. One service round serves them all.
+    #[test]
+    fn one_service_round_serves_every_delivery_report_waiting() {
+        let c = cluster();
+        let bs = c.bootstrap_servers();
+        let cfg = config(&bs);
+        let names = OutTopic::ALL.map(|t| cfg.topic_name(t).to_string());
+        let producer: BaseProducer<DeliveryContext> = cfg
+            .producer_config()
+            .create_with_context(DeliveryContext {
+                reports: Mutex::new(Vec::new()),
+                names: names.clone(),
+                received: AtomicU64::new(0),
+            })
+            .unwrap();
+        for i in 0..90 {
+            let rec = BaseRecord::<str, str, usize>::with_opaque_to(&names[i % 3], i)
+                .partition((i / 3 % 3) as i32)
+                .payload("x");
+            producer.send(rec).map_err(|(e, _)| e).unwrap();
+        }
+        // Stored by the brokers (their acknowledgements on the way back, served by nobody yet).
+        let reader: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &bs)
+            .create()
+            .unwrap();
+        let t0 = Instant::now();
+        let stored = || -> i64 {
+            let mut n = 0;
+            for t in &names {
+                for p in 0..PARTS {
+                    n += reader
+                        .fetch_watermarks(t, p, Duration::from_secs(5))
+                        .map_or(0, |(lo, hi)| hi - lo);
+                }
+            }
+            n
+        };
+        while stored() < 90 {
+            assert!(t0.elapsed() < Duration::from_secs(20), "not stored");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        serve_delivery_reports(&producer);
+        let reports = producer.context().reports.lock().unwrap();
+        assert_eq!(reports.len(), 90);
+        assert!(reports.iter().all(|r| r.failed.is_none()));
     }
 
     /// Joining the group takes the mock cluster three seconds (its initial rebalance delay);
