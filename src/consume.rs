@@ -5,7 +5,8 @@
 //! With Kafka, the instance joins the consumer group of the `[kafka]` config section and runs
 //! [`control::kafka::run`] until SIGINT or SIGTERM (or, with `--exit-when-idle`, until nothing
 //! came for a while): offsets are committed only once the outputs of a record are acknowledged
-//! by the brokers or written to the spool.
+//! by the brokers or written to the spool. Standard error says when the number of partitions
+//! assigned to the instance changes, and what was done at the end.
 
 use crate::replay::load_rules;
 use anyhow::Context;
@@ -21,9 +22,13 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
+
+/// How often the partitions assigned are looked at (a change is printed).
+const ASSIGNMENT_CHECK: Duration = Duration::from_millis(100);
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -135,6 +140,7 @@ fn run_kafka(args: &Args, pipeline: RecordPipeline) -> anyhow::Result<()> {
         exit_when_idle,
         ..RunOptions::default()
     };
+    let metrics = opts.metrics.clone();
     eprintln!(
         "pcgate: consuming {} from {} as group {} (spool {})",
         config.input_topic,
@@ -155,12 +161,29 @@ fn run_kafka(args: &Args, pipeline: RecordPipeline) -> anyhow::Result<()> {
             stats
         });
         runtime.block_on(async {
-            tokio::select! {
-                _ = shutdown_signal() => {
-                    eprintln!("pcgate: stopping: delivering and committing what was handled");
-                    stop.cancel();
+            let signal = shutdown_signal();
+            tokio::pin!(signal);
+            let mut tick = tokio::time::interval(ASSIGNMENT_CHECK);
+            let mut assigned = 0;
+            loop {
+                tokio::select! {
+                    _ = &mut signal => {
+                        eprintln!("pcgate: stopping: delivering and committing what was handled");
+                        stop.cancel();
+                        break;
+                    }
+                    _ = done.cancelled() => break,
+                    _ = tick.tick() => {
+                        let now = metrics.assigned_partitions.load(Ordering::Relaxed);
+                        if now != assigned {
+                            assigned = now;
+                            eprintln!(
+                                "pcgate: {now} partitions of {} assigned",
+                                config.input_topic
+                            );
+                        }
+                    }
                 }
-                _ = done.cancelled() => {}
             }
         });
         worker
@@ -284,5 +307,9 @@ fn report(pipeline: &RecordPipeline) {
     eprintln!(
         "flows ended {}, expired idle {}, evicted (table full) {}, name disagreements {}",
         d.ended, d.expired_idle, d.evicted_full, d.name_disagreements
+    );
+    eprintln!(
+        "flows first seen after their start {} (decided, not published), ends of unknown flows {}",
+        d.adopted, d.ends_unknown
     );
 }

@@ -56,6 +56,9 @@ const POLL_TIMEOUT: Duration = Duration::from_millis(50);
 const SERVICE_EVERY: u32 = 256;
 /// How long a revoke or a stop waits for outstanding deliveries at most.
 const FLUSH_LIMIT: Duration = Duration::from_secs(30);
+/// Producer events (each the delivery reports of one produce request) served per service
+/// round at most.
+const EVENTS_PER_SERVICE: usize = 4_096;
 
 /// Errors that end the loop.
 #[derive(Debug, thiserror::Error)]
@@ -108,12 +111,16 @@ pub struct Metrics {
     /// to give.
     pub oauth_tokens: AtomicU64,
     pub oauth_token_errors: AtomicU64,
+    /// Partitions of the input topic assigned to this instance now.
+    pub assigned_partitions: AtomicU64,
 }
 
 /// Options of a run.
 #[derive(Clone, Debug, Default)]
 pub struct RunOptions {
-    /// Stop once no message came for this long (and everything was delivered and committed).
+    /// Stop once no message came for this long (and everything was delivered and committed),
+    /// counted from the last message or the last (re)assignment of partitions, whichever is
+    /// later; while no partition is assigned (joining the group) the instance is not idle.
     pub exit_when_idle: Option<Duration>,
     /// Where live counters go.
     pub metrics: Arc<Metrics>,
@@ -199,6 +206,8 @@ struct DeliveryContext {
     reports: Mutex<Vec<Report>>,
     names: [String; 3],
     token: TokenSource,
+    /// Delivery reports received, ever.
+    received: AtomicU64,
 }
 
 client_context_with_tokens!(DeliveryContext);
@@ -232,6 +241,21 @@ impl ProducerContext for DeliveryContext {
         };
         if let Ok(mut r) = self.reports.lock() {
             r.push(report);
+        }
+        self.received.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Serves the delivery reports waiting now. One `poll` serves one event, the reports of one
+/// produce request (one partition's batch), so a single `poll` per service round would let
+/// reports, settlement and commits fall ever further behind consumption.
+fn serve_delivery_reports(producer: &BaseProducer<DeliveryContext>) {
+    let received = || producer.context().received.load(Ordering::Relaxed);
+    for _ in 0..EVENTS_PER_SERVICE {
+        let before = received();
+        producer.poll(Duration::ZERO);
+        if received() == before {
+            return;
         }
     }
 }
@@ -282,6 +306,8 @@ struct Core {
     drain_failed: bool,
     next_drain: Instant,
     paused: bool,
+    /// When the current assignment was made; `None` while no partition is assigned.
+    assigned_at: Option<Instant>,
     last_commit: Instant,
     since_commit: u64,
     stats: RunStats,
@@ -640,6 +666,17 @@ impl ConsumerContext for GroupContext {
             core.paused = false;
         }
     }
+
+    /// Notes when partitions were (re)assigned, for the idle exit and the metrics.
+    fn post_rebalance(&self, consumer: &BaseConsumer<Self>, _rebalance: &Rebalance<'_>) {
+        let assigned = consumer.assignment().map_or(0, |a| a.count());
+        let mut core = lock(&self.core);
+        core.assigned_at = (assigned > 0).then(Instant::now);
+        core.metrics
+            .assigned_partitions
+            .store(assigned as u64, Ordering::Relaxed);
+        tracing::info!(assigned, "rebalance: partitions assigned");
+    }
 }
 
 /// Runs the loop until `stop` is cancelled (or idle, per `opts`). Blocking: call it on a thread
@@ -662,6 +699,7 @@ pub fn run_blocking<H: RecordHandler>(
             reports: Mutex::new(Vec::new()),
             names,
             token: token.clone(),
+            received: AtomicU64::new(0),
         })
         .map_err(|source| PipelineError::Create {
             client: "producer",
@@ -682,6 +720,7 @@ pub fn run_blocking<H: RecordHandler>(
         drain_failed: false,
         next_drain: now,
         paused: false,
+        assigned_at: None,
         last_commit: now,
         since_commit: 0,
         stats: RunStats::default(),
@@ -773,7 +812,7 @@ pub fn run_blocking<H: RecordHandler>(
         }
         since_service = 0;
         let mut c = lock(&core);
-        c.producer.poll(Duration::ZERO);
+        serve_delivery_reports(&c.producer);
         c.process_reports();
         c.drain()?;
         if c.last_commit.elapsed() >= commit_interval || c.since_commit >= config.commit_every {
@@ -791,16 +830,15 @@ pub fn run_blocking<H: RecordHandler>(
             Ordering::Relaxed,
         );
         if let Some(limit) = opts.exit_when_idle {
-            // Idle time counts from the moment partitions are assigned (joining takes a while):
-            // while none are, the clock is held at zero.
-            if consumer.assignment().map_or(true, |a| a.count() == 0) {
-                last_msg = Instant::now();
-                continue;
-            }
-            if idle_for >= limit && !busy {
+            // Idle time counts from the last message or the last assignment, whichever is later
+            // (joining a group takes a while, and records may come only after it).
+            let idle = c
+                .assigned_at
+                .map_or(Duration::ZERO, |at| last_msg.max(at).elapsed());
+            if idle >= limit && !busy {
                 break;
             }
-            if idle_for >= limit && c.spool.is_empty() && c.stalled.is_empty() {
+            if idle >= limit && c.spool.is_empty() && c.stalled.is_empty() {
                 // Idle with nothing to drain: commit what settled and stop polling for more.
                 let open = c.parts.values().any(|p| !p.pending.is_empty());
                 if !open {
@@ -1021,6 +1059,88 @@ mod tests {
         let (dlq, _) = read_topic(&bs, crate::traffic::NETWORK_TRAFFIC_DLQ);
         assert_eq!(dlq.len(), 200);
         assert!(dlq.keys().all(|k| k.ends_with("-bad")));
+    }
+
+    /// Outputs to three topics of three partitions each: nine produce requests at least, nine
+    /// events of delivery reports. One service round serves them all.
+    #[test]
+    fn one_service_round_serves_every_delivery_report_waiting() {
+        let c = cluster();
+        let bs = c.bootstrap_servers();
+        let cfg = config(&bs);
+        let names = OutTopic::ALL.map(|t| cfg.topic_name(t).to_string());
+        let producer: BaseProducer<DeliveryContext> = cfg
+            .producer_config()
+            .create_with_context(DeliveryContext {
+                reports: Mutex::new(Vec::new()),
+                names: names.clone(),
+                received: AtomicU64::new(0),
+            })
+            .unwrap();
+        for i in 0..90 {
+            let rec = BaseRecord::<str, str, usize>::with_opaque_to(&names[i % 3], i)
+                .partition((i / 3 % 3) as i32)
+                .payload("x");
+            producer.send(rec).map_err(|(e, _)| e).unwrap();
+        }
+        // Stored by the brokers (their acknowledgements on the way back, served by nobody yet).
+        let reader: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &bs)
+            .create()
+            .unwrap();
+        let t0 = Instant::now();
+        let stored = || -> i64 {
+            let mut n = 0;
+            for t in &names {
+                for p in 0..PARTS {
+                    n += reader
+                        .fetch_watermarks(t, p, Duration::from_secs(5))
+                        .map_or(0, |(lo, hi)| hi - lo);
+                }
+            }
+            n
+        };
+        while stored() < 90 {
+            assert!(t0.elapsed() < Duration::from_secs(20), "not stored");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        serve_delivery_reports(&producer);
+        let reports = producer.context().reports.lock().unwrap();
+        assert_eq!(reports.len(), 90);
+        assert!(reports.iter().all(|r| r.failed.is_none()));
+    }
+
+    /// Joining the group takes the mock cluster three seconds (its initial rebalance delay);
+    /// records that come a while after the assignment, within the idle limit counted from it,
+    /// are consumed.
+    #[test]
+    fn idle_time_counts_from_the_assignment_not_from_the_start() {
+        let c = cluster();
+        let bs = c.bootstrap_servers();
+        let dir = tempfile::tempdir().unwrap();
+        let opts = idle_opts(4_000);
+        let metrics = opts.metrics.clone();
+        let cfg = config(&bs);
+        let sp = spool(dir.path());
+        let t0 = Instant::now();
+        let h = std::thread::spawn(move || {
+            run_blocking(&cfg, sp, echo(), &CancellationToken::new(), &opts)
+        });
+        while metrics.assigned_partitions.load(Ordering::Relaxed) == 0 {
+            assert!(t0.elapsed() < Duration::from_secs(20), "never assigned");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let joined = t0.elapsed();
+        assert_eq!(
+            metrics.assigned_partitions.load(Ordering::Relaxed),
+            PARTS as u64
+        );
+        // A quiet spell shorter than the limit, then records.
+        std::thread::sleep(Duration::from_millis(2_500));
+        produce_inputs(&bs, 0..100);
+        let stats = h.join().unwrap().unwrap();
+        assert_eq!(stats.consumed, 100, "assigned after {joined:?}");
     }
 
     #[test]

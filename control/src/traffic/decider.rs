@@ -16,6 +16,13 @@
 //! - Outputs: a decision when a flow's verdict is first known and whenever its (action, rule)
 //!   changes; allows sampled by flow id, blocks always, with their block record from the
 //!   enforcer's event queue (drained after each step: one decider owns its enforcer's queue).
+//! - A flow first seen on an `update` or `end` record is *adopted*: its `start` was decided
+//!   before (by the instance that owned the partition before a restart or a rebalance, whose
+//!   outputs were delivered before the offset was committed; or by this one before it forgot
+//!   the flow). Its verdict is taken without publishing (a second decision, made without the
+//!   name and payload only the `start` carries, would come under a new idempotency key that no
+//!   consumer could drop); a later change is published. An `end` of an unknown flow changes
+//!   nothing and is only counted.
 //! - The table holds at most `max_flows`; a flow leaves it on its `end` record, after
 //!   `idle_timeout_s` of record time without a record, or (oldest first) when the table is full.
 //!
@@ -88,6 +95,10 @@ pub struct DeciderCounters {
     pub expired_idle: u64,
     /// Flows ended by their `end` record.
     pub ended: u64,
+    /// Flows first seen on an `update` record: decided without publishing (module comment).
+    pub adopted: u64,
+    /// `end` records of flows not in the table: nothing to do.
+    pub ends_unknown: u64,
     /// Flows whose payload named them differently from the record's `name`.
     pub name_disagreements: u64,
     /// Block events the enforcer's queue had no room for.
@@ -105,6 +116,8 @@ struct Live {
     name_source: Option<&'static str>,
     /// Whether this flow's allows are published.
     sampled: bool,
+    /// First seen after its `start`: its first verdict is not published.
+    adopted: bool,
 }
 
 /// Decides the records of the gateway's flows; see the module comment.
@@ -177,6 +190,10 @@ impl FlowDecider {
             }
         }
         if previous.is_none() {
+            if rec.event == FlowEvent::End {
+                self.ctx.counters.ends_unknown += 1;
+                return;
+            }
             self.make_room();
             let live = self.new_live(rec);
             self.flows.insert(rec.flow_id.clone(), live);
@@ -222,6 +239,7 @@ impl FlowDecider {
             decided: None,
             name_source: source,
             sampled: allow_sampled(&rec.flow_id, self.config.allow_sample),
+            adopted: rec.event != FlowEvent::Start,
         }
     }
 
@@ -284,10 +302,17 @@ impl Ctx {
             return;
         };
         let now = (v.action, v.rule);
+        let first = live.decided.is_none();
         let changed = live.decided != Some(now);
         live.decided = Some(now);
         let rules = &*self.rules;
         let policy = rules.policy.as_deref().map(|s| &s.policy);
+        if first && live.adopted {
+            // Decided and published by whoever saw the flow's start.
+            while events.pop().is_some() {}
+            self.counters.adopted += 1;
+            return;
+        }
         if !changed {
             // A new epoch re-reports a block that stands: published once already.
             while events.pop().is_some() {

@@ -507,11 +507,82 @@ fn the_flow_table_is_bounded_and_forgets_idle_flows_by_record_time() {
     u.event = FlowEvent::Update;
     u.ts_ns += MIN;
     assert!(run(&mut p, &[u.clone()]).is_empty());
-    // Eleven minutes later it is forgotten: its next record starts it again.
+    // Eleven minutes later it is forgotten: its next record takes it up again, without a
+    // second decision (its start was decided and published).
     u.ts_ns += 11 * MIN;
-    let out = run(&mut p, &[u]);
-    assert_eq!(verdicts(&out).len(), 1);
-    assert!(p.counters().decider.expired_idle >= 1);
+    assert!(run(&mut p, &[u]).is_empty());
+    let c = p.counters();
+    assert!(c.decider.expired_idle >= 1);
+    assert_eq!(c.decider.adopted, 1);
+}
+
+/// A restarted instance, or the new owner of a partition after a rebalance, starts at the
+/// committed offset: it sees updates and ends of flows whose start the previous owner decided
+/// and published. It publishes nothing for them (the start's name and payload are gone; a
+/// decision now would come under a new idempotency key) until their verdict changes.
+#[test]
+fn a_flow_first_seen_after_its_start_publishes_only_a_change_of_its_verdict() {
+    let t2058 = T1900 + 118 * MIN;
+    let later = |r: &TrafficRecord, event, minutes: u64| {
+        let mut u = r.clone();
+        u.event = event;
+        u.ts_ns = r.ts_ns + minutes * MIN + 30 * S;
+        u.name = None; // the gateway names a flow in its start only
+        u
+    };
+    let bet = named(
+        record(FlowEvent::Start, "bet", t2058, Some(AMY), "10.45.1.1"),
+        "www.bet365.com",
+    );
+    let mut yt = named(
+        record(FlowEvent::Start, "yt", t2058, Some(AMY), "10.45.1.1"),
+        "www.youtube.com",
+    );
+    yt.client = "10.45.1.1:40002".parse().unwrap();
+    let before = run(
+        &mut pipeline(DeciderConfig::default()),
+        &[bet.clone(), yt.clone()],
+    );
+    assert_eq!(
+        verdicts(&before)
+            .iter()
+            .map(|v| v.1.as_str())
+            .collect::<Vec<_>>(),
+        ["category:gambling", "default"]
+    );
+
+    // The restarted instance: the blocked flow's update and end, the open flow's updates
+    // before and after 21:00 (school nights: everything blocked).
+    let mut p = pipeline(DeciderConfig::default());
+    let after = run(
+        &mut p,
+        &[
+            later(&bet, FlowEvent::Update, 0),
+            later(&yt, FlowEvent::Update, 0),
+            later(&bet, FlowEvent::End, 1),
+            later(&yt, FlowEvent::Update, 2),
+        ],
+    );
+    assert_eq!(
+        verdicts(&after),
+        [(
+            "block".into(),
+            "schedule:school-nights".into(),
+            "2024-03-12T21:00:30.000000000Z".into()
+        )],
+        "only the change is published"
+    );
+    let b = on(&after, OutTopic::Blocked);
+    assert_eq!((b.len(), &b[0]["flow_id"]), (1, &Value::from("yt")));
+    let c = p.counters().decider;
+    assert_eq!((c.adopted, c.ended, c.ends_unknown), (2, 1, 0));
+    assert_eq!(p.counters().live_flows, 1);
+
+    // An end of a flow never seen changes nothing.
+    let mut q = pipeline(DeciderConfig::default());
+    assert!(run(&mut q, &[later(&bet, FlowEvent::End, 1)]).is_empty());
+    let c = q.counters();
+    assert_eq!((c.decider.ends_unknown, c.live_flows), (1, 0));
 }
 
 #[test]
