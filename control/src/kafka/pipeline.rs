@@ -1074,6 +1074,10 @@ mod tests {
             .create_with_context(DeliveryContext {
                 reports: Mutex::new(Vec::new()),
                 names: names.clone(),
+                token: TokenSource {
+                    signer: None,
+                    metrics: Arc::default(),
+                },
                 received: AtomicU64::new(0),
             })
             .unwrap();
@@ -1376,6 +1380,7 @@ mod tests {
                     signer: None,
                     metrics: metrics.clone(),
                 },
+                received: AtomicU64::new(0),
             })
             .unwrap();
         let t0 = Instant::now();
