@@ -8,6 +8,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 TANSU_VERSION=0.6.0
 export PATH="$HOME/.cargo/bin:$PATH"
+# librdkafka (built from source by the rdkafka crate) needs a C toolchain, OpenSSL and zlib.
+missing=()
+for pkg in make gcc libssl-dev pkg-config zlib1g-dev; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "installing ${missing[*]} (librdkafka's build)"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo=sudo
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq "${missing[@]}"
+fi
 if ! command -v tansu >/dev/null; then
   echo "installing tansu $TANSU_VERSION (the Kafka-protocol broker of the Kafka tests)"
   cargo install --locked --version "$TANSU_VERSION" --features dynostore tansu
