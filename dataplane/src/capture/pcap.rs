@@ -128,6 +128,7 @@ impl<'a> Records<'a> {
             return self.stop(SkipReason::TruncatedFile);
         };
         self.pos += end;
+        super::mmap::prefetch(rest.get(end..).unwrap_or_default());
         // At most (2^32 - 1) * (10^9 + 1000) < 2^63: no overflow.
         let ts_ns = u64::from(ts_sec) * NANOS_PER_SEC + u64::from(ts_frac) * self.header.frac_ns;
         Some(Ok(RawPacket {
