@@ -1,6 +1,6 @@
 //! A worker's flow table: flows in a slab (stable slot numbers, free slots reused), an
 //! open-addressing index from key to slot (hashbrown's SwissTable, probed with the key's own
-//! symmetric hash), and expiry by a hashed timer wheel of one-second ticks in packet time.
+//! symmetric hash), and expiry by a hashed timer wheel of 1/8-second ticks in packet time.
 //!
 //! The wheel is lazy: a flow is filed under the tick of its deadline when it is created; when that
 //! tick comes round, a flow that saw packets since is filed again under its new deadline, and
@@ -14,9 +14,12 @@ use hashbrown::HashTable;
 /// are about 2 GiB of address space.
 pub const RESERVE_MAX: usize = 16 << 20;
 
-/// Ticks in the wheel (seconds of packet time it spans before entries wrap around).
-const WHEEL_TICKS: usize = 1024;
-const TICK_NS: u64 = 1_000_000_000;
+/// Ticks in the wheel: 4096 of 1/8 s span 512 s of packet time, longer than every default
+/// timeout, before entries wrap around (a longer deadline is filed again when its bucket comes
+/// round). Short ticks keep the flows that expire at once few: expiring one costs a few cache
+/// misses (its state has gone cold), so a tick of one second made a packet wait for ~30 of them.
+const WHEEL_TICKS: usize = 4096;
+const TICK_NS: u64 = 125_000_000;
 
 /// A slot with a generation, so that a wheel entry for a slot since reused is recognised.
 #[derive(Clone, Copy, Debug)]
