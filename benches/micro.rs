@@ -86,7 +86,7 @@ fn tls_sni(c: &mut Criterion) {
     let pq = hello.clone().with_post_quantum(true).to_records(1);
     assert_eq!(
         parse_client_hello_records(&pq).map(|h| h.sni),
-        Ok(Some("www.tiktok.com".to_owned()))
+        Ok(Some("www.tiktok.com".into()))
     );
     let mut g = c.benchmark_group("tls_sni");
     g.throughput(Throughput::Elements(1));

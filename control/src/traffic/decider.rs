@@ -396,7 +396,7 @@ fn name_of(rec: &TrafficRecord) -> (Option<FlowName>, Option<&'static str>, bool
                 proto,
                 name: Some(Arc::from(gateway)),
                 source: None,
-                alpn: Vec::new(),
+                alpn: Default::default(),
             };
             (Some(name), Some(GATEWAY_SOURCE), false)
         }

@@ -5,7 +5,6 @@
 use crate::decode::{Packet, L4};
 use crate::flow::dns_cache::DnsCache;
 use crate::inspect::dns;
-use std::sync::Arc;
 
 const DNS_PORT: u16 = 53;
 
@@ -24,7 +23,7 @@ pub fn tap(packet: &Packet<'_>, ts_ns: u64, cache: &DnsCache) -> bool {
         return false;
     }
     for (name, addr) in msg.answers {
-        cache.insert(packet.dst, addr, Arc::from(name), ts_ns);
+        cache.insert(packet.dst, addr, name, ts_ns);
     }
     true
 }

@@ -350,7 +350,7 @@ quotas = [{{ app = "youtube", minutes = {minutes} }}]
             proto: Some(Proto::Tls),
             name: Some(name.into()),
             source: Some(NameSource::Sni),
-            alpn: Vec::new(),
+            alpn: Default::default(),
         }));
         f
     }

@@ -80,7 +80,7 @@ impl FlowRecord {
             proto: name.and_then(|n| n.proto).map(|p| p.as_str()),
             name: name.and_then(|n| n.name.as_deref()).map(str::to_owned),
             name_source: name.and_then(|n| n.source).map(|s| s.as_str()),
-            alpn: name.map(|n| n.alpn.clone()).unwrap_or_default(),
+            alpn: name.map_or_else(Vec::new, |n| n.alpn.iter().map(str::to_owned).collect()),
             packets: PerDirection {
                 c2s: u64::from(flow.packets[0]),
                 s2c: u64::from(flow.packets[1]),

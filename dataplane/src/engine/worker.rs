@@ -271,7 +271,7 @@ fn new_flow(
             proto: None,
             name: Some(n),
             source: Some(NameSource::DnsAnswer),
-            alpn: Vec::new(),
+            alpn: Default::default(),
         })
     });
     let mut flow = Flow::new(key, client_dir, serial, ts);

@@ -9,6 +9,7 @@
 //! only allocations are the returned names and answer list.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
 
 use super::normalize_name;
 
@@ -17,9 +18,9 @@ pub struct DnsMessage {
     pub id: u16,
     pub is_response: bool,
     /// The first question's name, normalised.
-    pub qname: Option<String>,
+    pub qname: Option<Arc<str>>,
     /// A and AAAA records of the answer section, with their owner names normalised.
-    pub answers: Vec<(String, IpAddr)>,
+    pub answers: Vec<(Arc<str>, IpAddr)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -278,7 +279,7 @@ impl NameBuf {
     }
 
     /// The name normalised; `None` for the root, or a name with bytes a host name cannot have.
-    fn normalized(&self) -> Option<String> {
+    fn normalized(&self) -> Option<Arc<str>> {
         if !self.valid {
             return None;
         }
@@ -360,7 +361,7 @@ mod tests {
             Ok(DnsMessage {
                 id: 0x1234,
                 is_response: false,
-                qname: Some("www.ntop.org".to_owned()),
+                qname: Some("www.ntop.org".into()),
                 answers: vec![],
             })
         );
@@ -374,7 +375,7 @@ mod tests {
         assert_eq!(parsed.id, 0xbeef);
         assert!(parsed.is_response);
         assert_eq!(parsed.qname.as_deref(), Some("www.example.com"));
-        let cdn = "cdn.example.net".to_owned();
+        let cdn: Arc<str> = "cdn.example.net".into();
         assert_eq!(
             parsed.answers,
             vec![
@@ -397,7 +398,7 @@ mod tests {
         assert_eq!(
             parse(&msg).map(|m| m.answers),
             Ok(vec![(
-                "mail.example.com".to_owned(),
+                "mail.example.com".into(),
                 IpAddr::from([10, 0, 0, 1])
             )])
         );
@@ -557,7 +558,7 @@ mod tests {
         .join(".");
         let mut msg = header(1, 0x0100, 1, 0);
         question(&mut msg, &wire_name(&name), TYPE_A);
-        assert_eq!(parse(&msg).map(|m| m.qname), Ok(Some(name)));
+        assert_eq!(parse(&msg).map(|m| m.qname), Ok(Some(name.into())));
     }
 
     #[test]

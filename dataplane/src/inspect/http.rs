@@ -8,6 +8,7 @@
 //! scope. Nothing is allocated but the returned name.
 
 use super::normalize_name;
+use std::sync::Arc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum HttpError {
@@ -49,7 +50,7 @@ const HOST: &[u8] = b"host";
 
 /// The host a request goes to (Host header, or CONNECT authority), normalised and without
 /// `:port`. `Ok(None)`: a complete request head that names no host (HTTP/1.0 without Host).
-pub fn parse_request_host(stream: &[u8]) -> Result<Option<String>, HttpError> {
+pub fn parse_request_host(stream: &[u8]) -> Result<Option<Arc<str>>, HttpError> {
     if stream.is_empty() {
         return Err(HttpError::Incomplete);
     }
@@ -191,7 +192,7 @@ fn absolute_form_authority(target: &[u8]) -> Option<&[u8]> {
 }
 
 /// The host of `host[:port]` or `[v6]:port`, normalised; IPv6 literals come without brackets.
-fn host_of_authority(authority: &[u8]) -> Option<String> {
+fn host_of_authority(authority: &[u8]) -> Option<Arc<str>> {
     let authority = trim(authority);
     if let Some(inner) = authority.strip_prefix(b"[") {
         let close = inner.iter().position(|&b| b == b']')?;
@@ -222,12 +223,12 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn host(s: &str) -> Result<Option<String>, HttpError> {
-        Ok(Some(s.to_owned()))
+    fn host(s: &str) -> Result<Option<Arc<str>>, HttpError> {
+        Ok(Some(s.into()))
     }
 
     /// Every proper prefix is Incomplete; the whole gives `want`.
-    fn assert_prefixes(request: &[u8], want: Result<Option<String>, HttpError>) {
+    fn assert_prefixes(request: &[u8], want: Result<Option<Arc<str>>, HttpError>) {
         for n in 0..request.len() {
             assert_eq!(
                 parse_request_host(&request[..n]),

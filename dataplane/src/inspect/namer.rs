@@ -8,6 +8,7 @@
 //! order before they reach a worker.
 
 use super::stream::TcpStream;
+use super::tls::Alpn;
 use super::{dns, http, quic, tls};
 use crate::decode::L4;
 use std::sync::Arc;
@@ -69,7 +70,7 @@ pub struct FlowName {
     pub proto: Option<Proto>,
     pub name: Option<Arc<str>>,
     pub source: Option<NameSource>,
-    pub alpn: Vec<String>,
+    pub alpn: Alpn,
 }
 
 /// The packet fields naming looks at.
@@ -264,9 +265,9 @@ impl Namer {
                 Step {
                     name: Some(FlowName {
                         proto: Some(Proto::Dns),
-                        name: Some(Arc::from(q)),
+                        name: Some(q),
                         source: Some(NameSource::DnsQuery),
-                        alpn: Vec::new(),
+                        alpn: Default::default(),
                     }),
                 }
             }
@@ -317,7 +318,7 @@ impl Namer {
                         Some(FlowName {
                             proto: Some(Proto::Tls),
                             source: hello.sni.is_some().then_some(NameSource::Sni),
-                            name: hello.sni.map(Arc::from),
+                            name: hello.sni,
                             alpn: hello.alpn,
                         })
                     }
@@ -341,8 +342,8 @@ impl Namer {
                         Some(FlowName {
                             proto: Some(Proto::Http),
                             source: host.is_some().then_some(NameSource::Host),
-                            name: host.map(Arc::from),
-                            alpn: Vec::new(),
+                            name: host,
+                            alpn: Default::default(),
                         })
                     }
                     Err(e) => {
@@ -380,7 +381,7 @@ impl Namer {
                 Some(FlowName {
                     proto: Some(Proto::Quic),
                     source: hello.sni.is_some().then_some(NameSource::QuicSni),
-                    name: hello.sni.map(Arc::from),
+                    name: hello.sni,
                     alpn: hello.alpn,
                 })
             }
@@ -469,7 +470,7 @@ mod tests {
         assert_eq!(name.name.as_deref(), Some("www.example.com"));
         assert_eq!(name.source, Some(NameSource::Sni));
         assert_eq!(name.proto, Some(Proto::Tls));
-        assert_eq!(name.alpn, vec!["h2".to_string(), "http/1.1".to_string()]);
+        assert_eq!(name.alpn.iter().collect::<Vec<_>>(), ["h2", "http/1.1"]);
         assert!(n.is_done());
     }
 

@@ -14,14 +14,54 @@
 //! (`NotClientHello`). Nothing here decrypts or validates anything beyond the lengths.
 
 use super::normalize_name;
+use std::sync::Arc;
 
 /// What a ClientHello says about where it is going.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ClientHello {
     /// The server_name extension's host_name, normalised (lower case, no trailing dot).
-    pub sni: Option<String>,
+    pub sni: Option<Arc<str>>,
     /// ALPN protocol names in the client's order.
-    pub alpn: Vec<String>,
+    pub alpn: Alpn,
+}
+
+/// ALPN protocol names in the client's order, held in one allocation (none when there are none):
+/// the names joined by spaces, which a kept name never holds (only printable ASCII names are
+/// kept).
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Alpn(Option<Box<str>>);
+
+impl Alpn {
+    /// The names, in order.
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        self.0.as_deref().into_iter().flat_map(|s| s.split(' '))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_none()
+    }
+}
+
+impl<'a> FromIterator<&'a str> for Alpn {
+    /// Keeps the names that are non-empty printable ASCII.
+    fn from_iter<I: IntoIterator<Item = &'a str>>(names: I) -> Alpn {
+        let mut joined = String::new();
+        for name in names {
+            if !name.is_empty() && name.bytes().all(|b| b.is_ascii_graphic()) {
+                if !joined.is_empty() {
+                    joined.push(' ');
+                }
+                joined.push_str(name);
+            }
+        }
+        Alpn((!joined.is_empty()).then(|| joined.into_boxed_str()))
+    }
+}
+
+impl std::fmt::Debug for Alpn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -304,7 +344,7 @@ fn parse_body(body: &[u8]) -> Result<ClientHello, TlsError> {
 
 /// The first host_name of a server_name extension (RFC 6066 §3), normalised; `None` if it is
 /// not a valid host name or there is no host_name entry.
-fn parse_server_name(data: &[u8]) -> Result<Option<String>, TlsError> {
+fn parse_server_name(data: &[u8]) -> Result<Option<Arc<str>>, TlsError> {
     let mut outer = Reader { buf: data };
     let list = outer.vec16("server_name")?;
     if !outer.is_empty() || list.is_empty() {
@@ -324,32 +364,42 @@ fn parse_server_name(data: &[u8]) -> Result<Option<String>, TlsError> {
 
 /// ALPN protocol names (RFC 7301 §3.1) in order. Names that are not printable ASCII (binary or
 /// GREASE-like values) are skipped; case is kept, as protocol ids are exact byte strings.
-fn parse_alpn(data: &[u8]) -> Result<Vec<String>, TlsError> {
+fn parse_alpn(data: &[u8]) -> Result<Alpn, TlsError> {
     let mut outer = Reader { buf: data };
     let list = outer.vec16("alpn")?;
     if !outer.is_empty() || list.is_empty() {
         return Err(TlsError::Malformed("alpn"));
     }
+    // Checked whole first, then kept without a copy per name.
     let mut r = Reader { buf: list };
-    let mut protocols = Vec::new();
     while !r.is_empty() {
-        let name = r.vec8("alpn")?;
-        if name.is_empty() {
+        if r.vec8("alpn")?.is_empty() {
             return Err(TlsError::Malformed("alpn"));
         }
-        if protocols.len() < MAX_ALPN && name.iter().all(u8::is_ascii_graphic) {
-            if let Ok(s) = std::str::from_utf8(name) {
-                protocols.push(s.to_owned());
-            }
-        }
     }
-    Ok(protocols)
+    let mut r = Reader { buf: list };
+    let names = std::iter::from_fn(|| r.vec8("alpn").ok())
+        .filter(|name| name.iter().all(u8::is_ascii_graphic))
+        .take(MAX_ALPN)
+        .filter_map(|name| std::str::from_utf8(name).ok());
+    Ok(names.collect())
 }
 
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn alpn_keeps_printable_names_in_order_in_one_string() {
+        let a: Alpn = ["h2", "", "bad name", "http/1.1"].into_iter().collect();
+        assert_eq!(a.iter().collect::<Vec<_>>(), ["h2", "http/1.1"]);
+        assert_eq!(format!("{a:?}"), r#"["h2", "http/1.1"]"#);
+        assert!(!a.is_empty());
+        let none: Alpn = ["", "a b"].into_iter().collect();
+        assert!(none.is_empty() && none.iter().next().is_none());
+        assert_eq!(none, Alpn::default());
+    }
 
     const GREASE: u16 = 0x0a0a;
     const X25519MLKEM768: u16 = 0x11ec;
@@ -512,8 +562,8 @@ pub(crate) mod tests {
 
     fn expected(sni: Option<&str>) -> ClientHello {
         ClientHello {
-            sni: sni.map(str::to_owned),
-            alpn: vec!["h2".to_owned(), "http/1.1".to_owned()],
+            sni: sni.map(Arc::from),
+            alpn: ["h2", "http/1.1"].into_iter().collect(),
         }
     }
 
@@ -654,7 +704,7 @@ pub(crate) mod tests {
         };
         assert_eq!(
             parse_client_hello_handshake(&client_hello(&spec)).map(|h| h.sni),
-            Ok(Some("mail.example.org".to_owned()))
+            Ok(Some("mail.example.org".into()))
         );
     }
 
@@ -666,7 +716,7 @@ pub(crate) mod tests {
         };
         assert_eq!(
             parse_client_hello_handshake(&client_hello(&spec)).map(|h| h.alpn),
-            Ok(vec!["h3".to_owned()])
+            Ok(["h3"].into_iter().collect())
         );
     }
 

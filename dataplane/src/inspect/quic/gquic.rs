@@ -14,7 +14,7 @@ use super::version::{self, Kind};
 use super::QuicError;
 use crate::inspect::normalize_name;
 use crate::inspect::stream::StreamBuf;
-use crate::inspect::tls::ClientHello;
+use crate::inspect::tls::{Alpn, ClientHello};
 
 /// Legacy public header flag bits.
 pub mod public_flags {
@@ -323,7 +323,7 @@ pub fn parse_chlo(msg: &[u8]) -> Result<ClientHello, ChloError> {
         .and_then(normalize_name);
     Ok(ClientHello {
         sni,
-        alpn: Vec::new(),
+        alpn: Alpn::default(),
     })
 }
 

@@ -73,7 +73,7 @@ fn e2e_rfc9001_a2_sni_is_example_com() {
     match s.feed(&rfc9001_packet()) {
         Ok(QuicProgress::Hello(h)) => {
             assert_eq!(h.sni.as_deref(), Some("example.com"));
-            assert_eq!(h.alpn, vec!["alpn".to_string()]);
+            assert_eq!(h.alpn.iter().collect::<Vec<_>>(), ["alpn"]);
         }
         other => panic!("{other:?}"),
     }
