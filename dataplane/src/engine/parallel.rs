@@ -29,9 +29,9 @@ use crossbeam_channel::{bounded, Receiver, Sender, TryRecvError};
 use std::sync::Arc;
 
 /// Packets per batch.
-const BATCH: usize = 4096;
+const BATCH: usize = 256;
 /// Batches in flight per worker.
-const QUEUE: usize = 4;
+const QUEUE: usize = 16;
 
 /// One packet handed to a worker.
 struct Item<'a> {
