@@ -119,8 +119,12 @@ pub struct RunStats {
     pub commits: u64,
     pub commit_errors: u64,
     pub spool: SpoolStats,
-    /// Milliseconds from the first consumed message to the last (the rate's denominator).
+    /// Milliseconds from the first consumed message to the last.
     pub active_ms: u64,
+    /// Milliseconds from the first consumed message until every consumed message's outputs were
+    /// settled (acknowledged or spooled) and its offset committed, the last time that happened
+    /// (the end-to-end rate's denominator).
+    pub complete_ms: u64,
 }
 
 /// A delivery report, copied out of the producer's callback.
@@ -220,6 +224,11 @@ struct Core {
     paused: bool,
     last_commit: Instant,
     since_commit: u64,
+    /// Whether every offset committed so far was confirmed by the broker (a synchronous commit
+    /// of all partitions); an asynchronous commit is not.
+    confirmed: bool,
+    /// When a synchronous commit last left every consumed message settled and committed.
+    complete_at: Option<Instant>,
     stats: RunStats,
     reports: Vec<Report>,
 }
@@ -475,6 +484,9 @@ impl Core {
             tracing::error!(error = %e, "spool sync failed; offsets not committed");
             return;
         }
+        // A synchronous commit of everything also confirms what asynchronous ones sent.
+        let confirm = matches!(mode, CommitMode::Sync) && only.is_none();
+        let again = confirm && !self.confirmed;
         let mut tpl = TopicPartitionList::new();
         let mut advanced = Vec::new();
         for (slot, st) in &self.parts {
@@ -482,7 +494,7 @@ impl Core {
                 continue;
             }
             if let Some(off) = st.settled {
-                if st.committed != Some(off) {
+                if again || st.committed != Some(off) {
                     let _ = tpl.add_partition_offset(
                         &self.cfg.input_topic,
                         st.partition,
@@ -495,6 +507,8 @@ impl Core {
         self.last_commit = Instant::now();
         self.since_commit = 0;
         if advanced.is_empty() {
+            // Nothing settled in the partitions held now: nothing left to confirm.
+            self.confirmed |= confirm;
             return;
         }
         match consumer.commit(&tpl, mode) {
@@ -506,6 +520,12 @@ impl Core {
                 }
                 self.stats.commits += 1;
                 self.metrics.commits.fetch_add(1, Ordering::Relaxed);
+                if matches!(mode, CommitMode::Async) {
+                    self.confirmed = false;
+                } else if confirm && self.all_committed() {
+                    self.confirmed = true;
+                    self.complete_at = Some(Instant::now());
+                }
             }
             Err(e) => {
                 self.stats.commit_errors += 1;
@@ -513,6 +533,13 @@ impl Core {
                 tracing::warn!(error = %e, "offset commit failed; will retry");
             }
         }
+    }
+
+    /// True when every consumed message is settled and its offset committed.
+    fn all_committed(&self) -> bool {
+        self.parts
+            .values()
+            .all(|p| p.pending.is_empty() && p.settled == p.committed)
     }
 
     /// Waits (bounded) until every direct output was delivered or spooled.
@@ -614,6 +641,8 @@ pub fn run_blocking<H: RecordHandler>(
         paused: false,
         last_commit: now,
         since_commit: 0,
+        confirmed: true,
+        complete_at: None,
         stats: RunStats::default(),
         reports: Vec::new(),
     }));
@@ -703,16 +732,18 @@ pub fn run_blocking<H: RecordHandler>(
         c.producer.poll(Duration::ZERO);
         c.process_reports();
         c.drain()?;
-        if c.last_commit.elapsed() >= commit_interval || c.since_commit >= config.commit_every {
+        let idle_for = last_msg.elapsed();
+        let settled = c.parts.values().all(|p| p.pending.is_empty()) && !c.spooling();
+        if idle_for >= POLL_TIMEOUT && settled && !(c.all_committed() && c.confirmed) {
+            // Caught up: commit now rather than at the next interval.
+            c.commit(&consumer, CommitMode::Sync, None);
+        } else if c.last_commit.elapsed() >= commit_interval
+            || c.since_commit >= config.commit_every
+        {
             c.commit(&consumer, CommitMode::Async, None);
         }
         c.publish_spool_metrics();
-        let busy = c
-            .parts
-            .values()
-            .any(|p| !p.pending.is_empty() || p.settled != p.committed)
-            || c.spooling();
-        let idle_for = last_msg.elapsed();
+        let busy = !c.all_committed() || c.spooling();
         metrics.caught_up.store(
             u64::from(!busy && idle_for >= POLL_TIMEOUT),
             Ordering::Relaxed,
@@ -745,7 +776,9 @@ pub fn run_blocking<H: RecordHandler>(
     c.publish_spool_metrics();
     let mut stats = c.stats.clone();
     stats.spool = c.spool.stats();
-    stats.active_ms = first_msg.map_or(0, |f| last_msg.duration_since(f).as_millis() as u64);
+    let since_first = |t: Instant| first_msg.map_or(0, |f| t.duration_since(f).as_millis() as u64);
+    stats.active_ms = since_first(last_msg);
+    stats.complete_ms = c.complete_at.map_or(0, since_first);
     drop(c);
     consumer.unsubscribe();
     Ok(stats)
@@ -940,6 +973,11 @@ mod tests {
         assert_eq!(stats.produced[2], 200);
         assert_eq!(stats.spooled, 0);
         assert!(stats.commits > 0);
+        // Completion (all delivered and committed) comes after the last message.
+        assert!(
+            stats.complete_ms >= stats.active_ms && stats.complete_ms > 0,
+            "{stats:?}"
+        );
         let (dec, _) = read_topic(&bs, crate::traffic::POLICY_DECISIONS);
         let want = expected(0..2000);
         assert_eq!(dec.len(), 2000);
@@ -1148,9 +1186,9 @@ mod tests {
             &idle_opts(idle),
         )
         .unwrap();
-        let secs = stats.active_ms as f64 / 1000.0;
+        let secs = stats.complete_ms as f64 / 1000.0;
         eprintln!(
-            "loop: {} consumed, {:?} produced, {} commits, {:.2}s first to last message => {:.0} records/s",
+            "loop: {} consumed, {:?} produced, {} commits, {:.2}s first message to all committed => {:.0} records/s",
             stats.consumed,
             stats.produced,
             stats.commits,
