@@ -229,6 +229,8 @@ struct Core {
     confirmed: bool,
     /// When a synchronous commit last left every consumed message settled and committed.
     complete_at: Option<Instant>,
+    /// When partitions were last assigned (idle time counts from then at the earliest).
+    assigned_at: Option<Instant>,
     stats: RunStats,
     reports: Vec<Report>,
 }
@@ -602,6 +604,12 @@ impl ConsumerContext for GroupContext {
             core.paused = false;
         }
     }
+
+    fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Assign(_) = rebalance {
+            lock(&self.core).assigned_at = Some(Instant::now());
+        }
+    }
 }
 
 /// Runs the loop until `stop` is cancelled (or idle, per `opts`). Blocking: call it on a thread
@@ -643,6 +651,7 @@ pub fn run_blocking<H: RecordHandler>(
         since_commit: 0,
         confirmed: true,
         complete_at: None,
+        assigned_at: None,
         stats: RunStats::default(),
         reports: Vec::new(),
     }));
@@ -669,6 +678,8 @@ pub fn run_blocking<H: RecordHandler>(
     let mut outs: Vec<Outbound> = Vec::with_capacity(8);
     let mut last_msg = Instant::now();
     let mut first_msg: Option<Instant> = None;
+    // The later of the last message, the last assignment, and the last time none was held.
+    let mut quiet_since = last_msg;
     let mut since_service = 0u32;
     loop {
         if stop.is_cancelled() {
@@ -732,7 +743,11 @@ pub fn run_blocking<H: RecordHandler>(
         c.producer.poll(Duration::ZERO);
         c.process_reports();
         c.drain()?;
-        let idle_for = last_msg.elapsed();
+        quiet_since = quiet_since.max(last_msg);
+        if let Some(a) = c.assigned_at {
+            quiet_since = quiet_since.max(a);
+        }
+        let idle_for = quiet_since.elapsed();
         let settled = c.parts.values().all(|p| p.pending.is_empty()) && !c.spooling();
         if idle_for >= POLL_TIMEOUT && settled && !(c.all_committed() && c.confirmed) {
             // Caught up: commit now rather than at the next interval.
@@ -751,7 +766,7 @@ pub fn run_blocking<H: RecordHandler>(
         if let Some(limit) = opts.exit_when_idle {
             // Idle time counts from the moment partitions are assigned (joining takes a while).
             if idle_for >= limit && consumer.assignment().map_or(true, |a| a.count() == 0) {
-                last_msg = Instant::now();
+                quiet_since = Instant::now();
                 continue;
             }
             if idle_for >= limit && !busy {
