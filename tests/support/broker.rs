@@ -19,12 +19,18 @@ fn tansu_path() -> PathBuf {
         return PathBuf::from(p);
     }
     let on_path = std::env::var_os("PATH")
-        .map(|paths| std::env::split_paths(&paths).map(|d| d.join("tansu")).find(|p| p.is_file()))
+        .map(|paths| {
+            std::env::split_paths(&paths)
+                .map(|d| d.join("tansu"))
+                .find(|p| p.is_file())
+        })
         .unwrap_or_default();
     if let Some(p) = on_path {
         return p;
     }
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_default();
     home.join(".cargo/bin/tansu")
 }
 

@@ -791,12 +791,18 @@ pub fn run_blocking<H: RecordHandler>(
     c.publish_spool_metrics();
     let mut stats = c.stats.clone();
     stats.spool = c.spool.stats();
-    let since_first = |t: Instant| first_msg.map_or(0, |f| t.duration_since(f).as_millis() as u64);
-    stats.active_ms = since_first(last_msg);
-    stats.complete_ms = c.complete_at.map_or(0, since_first);
+    if let Some(first) = first_msg {
+        stats.active_ms = millis_since(first, last_msg);
+        stats.complete_ms = c.complete_at.map_or(0, |t| millis_since(first, t));
+    }
     drop(c);
     consumer.unsubscribe();
     Ok(stats)
+}
+
+/// Whole milliseconds from `from` to `to`.
+fn millis_since(from: Instant, to: Instant) -> u64 {
+    u64::try_from(to.duration_since(from).as_millis()).unwrap_or(u64::MAX)
 }
 
 /// Runs the loop on a blocking thread of the tokio runtime until `stop` is cancelled.
