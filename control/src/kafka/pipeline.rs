@@ -288,18 +288,19 @@ impl Core {
 
     fn send(&mut self, slot: usize, seq: u64, out: Outbound) {
         let opaque = (slot << SEQ_BITS) | (seq as usize & SEQ_MASK);
-        let topic = self.cfg.topic_name(out.topic).to_string();
         loop {
-            let rec = BaseRecord::with_opaque_to(&topic, opaque)
+            let topic = self.cfg.topic_name(out.topic);
+            let rec = BaseRecord::with_opaque_to(topic, opaque)
                 .key(out.key.as_str())
                 .payload(out.payload.as_slice());
-            match self.producer.send(rec) {
+            match self.producer.send(rec).map_err(|(e, _)| e) {
                 Ok(()) => return,
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
+                Err(KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull)) => {
                     self.producer.poll(Duration::from_millis(5));
                     self.process_reports();
                 }
-                Err((e, _)) => {
+                Err(e) => {
+                    let topic = self.cfg.topic_name(out.topic);
                     tracing::warn!(error = %e, topic, "produce refused; to the spool");
                     self.spool_output(slot, seq, out);
                     return;
@@ -713,8 +714,11 @@ pub fn run_blocking<H: RecordHandler>(
         };
         match consumer.poll(timeout) {
             Some(Ok(msg)) => {
-                last_msg = Instant::now();
-                first_msg.get_or_insert(last_msg);
+                // The clock is read once per service round (below), not per message.
+                if first_msg.is_none() {
+                    last_msg = Instant::now();
+                    first_msg = Some(last_msg);
+                }
                 let origin = Origin {
                     topic: msg.topic(),
                     partition: msg.partition(),
@@ -737,6 +741,10 @@ pub fn run_blocking<H: RecordHandler>(
                 tracing::warn!(error = %e, "consumer error");
             }
             None => {}
+        }
+        if since_service > 0 {
+            // Messages came since the last round: the last one was just now.
+            last_msg = Instant::now();
         }
         since_service = 0;
         let mut c = lock(&core);
