@@ -367,6 +367,7 @@ fn pcgate_consume(
         bail!("pcgate consume failed ({}):\n{stderr}", out.status);
     }
     let _ = std::fs::remove_dir_all(&spool);
+    let _ = std::fs::remove_file(&config);
     let mut r = parse_summary(&stderr, topics)?;
     r.wall_s = wall_s;
     r.cpu_s = cpu_s;
