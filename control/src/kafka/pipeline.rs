@@ -6,7 +6,9 @@
 //! yet settled; an output is settled when the broker acknowledged it or when it was written to the
 //! spool. An offset is committed only when it and every earlier offset of its partition are
 //! settled; commits are batched (every `commit_interval_ms` or `commit_every` records), and the
-//! spool is synced to disk before each commit.
+//! spool is synced to disk before each commit. Once caught up (nothing consumed for a poll
+//! timeout, every output settled), the loop commits synchronously, so the offsets are confirmed;
+//! [`RunStats::complete_ms`] is the last moment that happened.
 //!
 //! When a delivery fails (brokers gone past `message.timeout.ms`, a fatal error), the message
 //! goes to the spool, and from then on new outputs are appended after it so that order is kept.
