@@ -16,6 +16,8 @@
 //! `PCGATE_BENCH_WORKERS` (available cores), `PCGATE_BENCH_NDPI` (path of ndpiReader, or `0`
 //! to skip it).
 
+mod support;
+
 use std::collections::HashMap;
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
@@ -29,19 +31,10 @@ use dataplane::engine::replay::{replay_files, ReplayConfig, ReplaySink};
 use dataplane::engine::FlowRecord;
 use dataplane::flow::{EndReason, Flow};
 use pcgate_tools::synth::{self, Config};
+use support::{env_u64, target_dir};
 
 /// Share of flows that must be named exactly as expected.
 const MIN_AGREEMENT: f64 = 0.999;
-
-fn env_u64(name: &str, default: u64) -> u64 {
-    match std::env::var(name) {
-        Ok(v) => v.trim().replace('_', "").parse().unwrap_or_else(|_| {
-            eprintln!("{name}={v:?} is not a number; using {default}");
-            default
-        }),
-        Err(_) => default,
-    }
-}
 
 struct Params {
     packets: u64,
@@ -86,12 +79,6 @@ impl Params {
             if self.gtpu { "-gtpu" } else { "" }
         ))
     }
-}
-
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"))
 }
 
 /// Makes the capture unless it is cached; a capture is only cached once complete.

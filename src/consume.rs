@@ -213,14 +213,15 @@ async fn shutdown_signal() {
 
 /// What the Kafka side did, on standard error.
 fn report_kafka(config: &KafkaConfig, s: &RunStats) {
-    let secs = s.active_ms as f64 / 1000.0;
-    let rate = if secs > 0.0 {
-        s.consumed as f64 / secs
+    let (active, complete) = (s.active_ms as f64 / 1000.0, s.complete_ms as f64 / 1000.0);
+    let rate = if complete > 0.0 {
+        s.consumed as f64 / complete
     } else {
         0.0
     };
     eprintln!(
-        "consumed {} records in {secs:.3} s ({rate:.0} records/s), commits {} (errors {})",
+        "consumed {} records in {active:.3} s, delivered and committed after {complete:.3} s \
+         ({rate:.0} records/s), commits {} (errors {})",
         s.consumed, s.commits, s.commit_errors
     );
     for (i, t) in OutTopic::ALL.iter().enumerate() {

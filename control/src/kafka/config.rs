@@ -701,7 +701,11 @@ impl KafkaConfig {
             .set("auto.offset.reset", &self.auto_offset_reset)
             .set("enable.partition.eof", "false")
             .set("queued.min.messages", "200000")
-            .set("fetch.wait.max.ms", "50");
+            .set("fetch.wait.max.ms", "50")
+            // When the prefetch queue is full (64 MB by default), librdkafka waits this long
+            // before it fetches again; its default of a second left the loop without records for
+            // most of each second once it drained the queue faster than that.
+            .set("fetch.queue.backoff.ms", "10");
         for (k, v) in &self.consumer_properties {
             c.set(k, v);
         }
@@ -749,6 +753,7 @@ mod tests {
         assert_eq!(k.get("enable.auto.commit"), Some("false"));
         assert_eq!(k.get("enable.auto.offset.store"), Some("false"));
         assert_eq!(k.get("group.id"), Some("pcgate"));
+        assert_eq!(k.get("fetch.queue.backoff.ms"), Some("10"));
     }
 
     #[test]

@@ -6,7 +6,9 @@
 //! yet settled; an output is settled when the broker acknowledged it or when it was written to the
 //! spool. An offset is committed only when it and every earlier offset of its partition are
 //! settled; commits are batched (every `commit_interval_ms` or `commit_every` records), and the
-//! spool is synced to disk before each commit.
+//! spool is synced to disk before each commit. Once caught up (nothing consumed for a poll
+//! timeout, every output settled), the loop commits synchronously, so the offsets are confirmed;
+//! [`RunStats::complete_ms`] is the last moment that happened.
 //!
 //! When a delivery fails (brokers gone past `message.timeout.ms`, a fatal error), the message
 //! goes to the spool, and from then on new outputs are appended after it so that order is kept.
@@ -138,8 +140,12 @@ pub struct RunStats {
     pub commits: u64,
     pub commit_errors: u64,
     pub spool: SpoolStats,
-    /// Milliseconds from the first consumed message to the last (the rate's denominator).
+    /// Milliseconds from the first consumed message to the last.
     pub active_ms: u64,
+    /// Milliseconds from the first consumed message until every consumed message's outputs were
+    /// settled (acknowledged or spooled) and its offset committed, the last time that happened
+    /// (the end-to-end rate's denominator).
+    pub complete_ms: u64,
 }
 
 /// A delivery report, copied out of the producer's callback.
@@ -310,6 +316,11 @@ struct Core {
     assigned_at: Option<Instant>,
     last_commit: Instant,
     since_commit: u64,
+    /// Whether every offset committed so far was confirmed by the broker (a synchronous commit
+    /// of all partitions); an asynchronous commit is not.
+    confirmed: bool,
+    /// When a synchronous commit last left every consumed message settled and committed.
+    complete_at: Option<Instant>,
     stats: RunStats,
     reports: Vec<Report>,
 }
@@ -367,18 +378,19 @@ impl Core {
 
     fn send(&mut self, slot: usize, seq: u64, out: Outbound) {
         let opaque = (slot << SEQ_BITS) | (seq as usize & SEQ_MASK);
-        let topic = self.cfg.topic_name(out.topic).to_string();
         loop {
-            let rec = BaseRecord::with_opaque_to(&topic, opaque)
+            let topic = self.cfg.topic_name(out.topic);
+            let rec = BaseRecord::with_opaque_to(topic, opaque)
                 .key(out.key.as_str())
                 .payload(out.payload.as_slice());
-            match self.producer.send(rec) {
+            match self.producer.send(rec).map_err(|(e, _)| e) {
                 Ok(()) => return,
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
+                Err(KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull)) => {
                     self.producer.poll(Duration::from_millis(5));
                     self.process_reports();
                 }
-                Err((e, _)) => {
+                Err(e) => {
+                    let topic = self.cfg.topic_name(out.topic);
                     tracing::warn!(error = %e, topic, "produce refused; to the spool");
                     self.spool_output(slot, seq, out);
                     return;
@@ -565,6 +577,9 @@ impl Core {
             tracing::error!(error = %e, "spool sync failed; offsets not committed");
             return;
         }
+        // A synchronous commit of everything also confirms what asynchronous ones sent.
+        let confirm = matches!(mode, CommitMode::Sync) && only.is_none();
+        let again = confirm && !self.confirmed;
         let mut tpl = TopicPartitionList::new();
         let mut advanced = Vec::new();
         for (slot, st) in &self.parts {
@@ -572,7 +587,7 @@ impl Core {
                 continue;
             }
             if let Some(off) = st.settled {
-                if st.committed != Some(off) {
+                if again || st.committed != Some(off) {
                     let _ = tpl.add_partition_offset(
                         &self.cfg.input_topic,
                         st.partition,
@@ -585,6 +600,8 @@ impl Core {
         self.last_commit = Instant::now();
         self.since_commit = 0;
         if advanced.is_empty() {
+            // Nothing settled in the partitions held now: nothing left to confirm.
+            self.confirmed |= confirm;
             return;
         }
         match consumer.commit(&tpl, mode) {
@@ -596,6 +613,12 @@ impl Core {
                 }
                 self.stats.commits += 1;
                 self.metrics.commits.fetch_add(1, Ordering::Relaxed);
+                if matches!(mode, CommitMode::Async) {
+                    self.confirmed = false;
+                } else if confirm && self.all_committed() {
+                    self.confirmed = true;
+                    self.complete_at = Some(Instant::now());
+                }
             }
             Err(e) => {
                 self.stats.commit_errors += 1;
@@ -603,6 +626,13 @@ impl Core {
                 tracing::warn!(error = %e, "offset commit failed; will retry");
             }
         }
+    }
+
+    /// True when every consumed message is settled and its offset committed.
+    fn all_committed(&self) -> bool {
+        self.parts
+            .values()
+            .all(|p| p.pending.is_empty() && p.settled == p.committed)
     }
 
     /// Waits (bounded) until every direct output was delivered or spooled.
@@ -723,6 +753,8 @@ pub fn run_blocking<H: RecordHandler>(
         assigned_at: None,
         last_commit: now,
         since_commit: 0,
+        confirmed: true,
+        complete_at: None,
         stats: RunStats::default(),
         reports: Vec::new(),
     }));
@@ -752,6 +784,8 @@ pub fn run_blocking<H: RecordHandler>(
     let mut outs: Vec<Outbound> = Vec::with_capacity(8);
     let mut last_msg = Instant::now();
     let mut first_msg: Option<Instant> = None;
+    // The later of the last message, the last assignment, and the last time none was held.
+    let mut quiet_since = last_msg;
     let mut since_service = 0u32;
     loop {
         if stop.is_cancelled() {
@@ -785,8 +819,11 @@ pub fn run_blocking<H: RecordHandler>(
         };
         match consumer.poll(timeout) {
             Some(Ok(msg)) => {
-                last_msg = Instant::now();
-                first_msg.get_or_insert(last_msg);
+                // The clock is read once per service round (below), not per message.
+                if first_msg.is_none() {
+                    last_msg = Instant::now();
+                    first_msg = Some(last_msg);
+                }
                 let origin = Origin {
                     topic: msg.topic(),
                     partition: msg.partition(),
@@ -810,31 +847,44 @@ pub fn run_blocking<H: RecordHandler>(
             }
             None => {}
         }
+        if since_service > 0 {
+            // Messages came since the last round: the last one was just now.
+            last_msg = Instant::now();
+        }
         since_service = 0;
         let mut c = lock(&core);
         serve_delivery_reports(&c.producer);
         c.process_reports();
         c.drain()?;
-        if c.last_commit.elapsed() >= commit_interval || c.since_commit >= config.commit_every {
+        quiet_since = quiet_since.max(last_msg);
+        if let Some(a) = c.assigned_at {
+            quiet_since = quiet_since.max(a);
+        }
+        let idle_for = quiet_since.elapsed();
+        let settled = c.parts.values().all(|p| p.pending.is_empty()) && !c.spooling();
+        if idle_for >= POLL_TIMEOUT && settled && !(c.all_committed() && c.confirmed) {
+            // Caught up: commit now rather than at the next interval.
+            c.commit(&consumer, CommitMode::Sync, None);
+        } else if c.last_commit.elapsed() >= commit_interval
+            || c.since_commit >= config.commit_every
+        {
             c.commit(&consumer, CommitMode::Async, None);
         }
         c.publish_spool_metrics();
-        let busy = c
-            .parts
-            .values()
-            .any(|p| !p.pending.is_empty() || p.settled != p.committed)
-            || c.spooling();
-        let idle_for = last_msg.elapsed();
+        let busy = !c.all_committed() || c.spooling();
         metrics.caught_up.store(
             u64::from(!busy && idle_for >= POLL_TIMEOUT),
             Ordering::Relaxed,
         );
         if let Some(limit) = opts.exit_when_idle {
             // Idle time counts from the last message or the last assignment, whichever is later
-            // (joining a group takes a while, and records may come only after it).
-            let idle = c
-                .assigned_at
-                .map_or(Duration::ZERO, |at| last_msg.max(at).elapsed());
+            // (joining a group takes a while, and records may come only after it); it does not
+            // run while no partition is assigned.
+            let idle = if c.assigned_at.is_some() {
+                idle_for
+            } else {
+                Duration::ZERO
+            };
             if idle >= limit && !busy {
                 break;
             }
@@ -857,10 +907,18 @@ pub fn run_blocking<H: RecordHandler>(
     c.publish_spool_metrics();
     let mut stats = c.stats.clone();
     stats.spool = c.spool.stats();
-    stats.active_ms = first_msg.map_or(0, |f| last_msg.duration_since(f).as_millis() as u64);
+    if let Some(first) = first_msg {
+        stats.active_ms = millis_since(first, last_msg);
+        stats.complete_ms = c.complete_at.map_or(0, |t| millis_since(first, t));
+    }
     drop(c);
     consumer.unsubscribe();
     Ok(stats)
+}
+
+/// Whole milliseconds from `from` to `to`.
+fn millis_since(from: Instant, to: Instant) -> u64 {
+    u64::try_from(to.duration_since(from).as_millis()).unwrap_or(u64::MAX)
 }
 
 /// Runs the loop on a blocking thread of the tokio runtime until `stop` is cancelled.
@@ -1052,6 +1110,11 @@ mod tests {
         assert_eq!(stats.produced[2], 200);
         assert_eq!(stats.spooled, 0);
         assert!(stats.commits > 0);
+        // Completion (all delivered and committed) comes after the last message.
+        assert!(
+            stats.complete_ms >= stats.active_ms && stats.complete_ms > 0,
+            "{stats:?}"
+        );
         let (dec, _) = read_topic(&bs, crate::traffic::POLICY_DECISIONS);
         let want = expected(0..2000);
         assert_eq!(dec.len(), 2000);
@@ -1446,9 +1509,9 @@ mod tests {
             &idle_opts(idle),
         )
         .unwrap();
-        let secs = stats.active_ms as f64 / 1000.0;
+        let secs = stats.complete_ms as f64 / 1000.0;
         eprintln!(
-            "loop: {} consumed, {:?} produced, {} commits, {:.2}s first to last message => {:.0} records/s",
+            "loop: {} consumed, {:?} produced, {} commits, {:.2}s first message to all committed => {:.0} records/s",
             stats.consumed,
             stats.produced,
             stats.commits,

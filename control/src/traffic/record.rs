@@ -12,6 +12,7 @@ use chrono::DateTime;
 use dataplane::decode::L4;
 use dataplane::engine::record::rfc3339;
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 
@@ -143,26 +144,109 @@ struct Pair<T> {
     s2c: T,
 }
 
-/// The record as written on the topic.
+/// A JSON string field, borrowed from the message unless it holds escapes (then unescaped into
+/// a copy).
+#[derive(Debug)]
+struct Text<'a>(Cow<'a, str>);
+
+impl<'a> Text<'a> {
+    fn owned(s: String) -> Text<'a> {
+        Text(Cow::Owned(s))
+    }
+}
+
+impl Serialize for Text<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Text<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Text(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Text(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Text(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(Visit)
+    }
+}
+
+/// A base64 field's characters: read as bytes, so neither copied (unless escaped) nor checked
+/// as UTF-8 (the base64 decoder refuses anything but its alphabet).
+#[derive(Debug)]
+struct Base64Text<'a>(Cow<'a, [u8]>);
+
+impl Serialize for Base64Text<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let text = std::str::from_utf8(&self.0).map_err(serde::ser::Error::custom)?;
+        s.serialize_str(text)
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Base64Text<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Base64Text<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a base64 string")
+            }
+            fn visit_borrowed_bytes<E>(self, v: &'de [u8]) -> Result<Self::Value, E> {
+                Ok(Base64Text(Cow::Borrowed(v)))
+            }
+            fn visit_bytes<E>(self, v: &[u8]) -> Result<Self::Value, E> {
+                Ok(Base64Text(Cow::Owned(v.to_vec())))
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Base64Text(Cow::Borrowed(v.as_bytes())))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Base64Text(Cow::Owned(v.as_bytes().to_vec())))
+            }
+        }
+        // serde_json hands a string's raw bytes to `deserialize_bytes` (escapes resolved).
+        d.deserialize_bytes(Visit)
+    }
+}
+
+/// The record as written on the topic; strings borrow from the message when read.
 #[derive(Debug, Serialize, Deserialize)]
-struct Wire {
+struct Wire<'a> {
     event: FlowEvent,
-    flow_id: String,
-    ts: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    msisdn: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    imsi: Option<String>,
-    ue_ip: String,
+    #[serde(borrow)]
+    flow_id: Text<'a>,
+    #[serde(borrow)]
+    ts: Text<'a>,
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    msisdn: Option<Text<'a>>,
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    imsi: Option<Text<'a>>,
+    #[serde(borrow)]
+    ue_ip: Text<'a>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     teid: Option<u32>,
-    l4: String,
-    client: String,
-    server: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    payload: Option<Pair<Option<String>>>,
+    #[serde(borrow)]
+    l4: Text<'a>,
+    #[serde(borrow)]
+    client: Text<'a>,
+    #[serde(borrow)]
+    server: Text<'a>,
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    name: Option<Text<'a>>,
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    payload: Option<Pair<Option<Base64Text<'a>>>>,
     #[serde(default)]
     bytes: Pair<u64>,
     #[serde(default)]
@@ -179,32 +263,32 @@ impl TrafficRecord {
             };
             invalid(reason, e.to_string())
         })?;
-        let text = |field: &str, v: Option<String>| -> Result<Option<String>, Invalid> {
+        let text = |field: &str, v: Option<Text<'_>>| -> Result<Option<String>, Invalid> {
             match v {
-                Some(s) if s.is_empty() => {
+                Some(s) if s.0.is_empty() => {
                     Err(invalid(Reason::BadField, format!("{field} is empty")))
                 }
-                Some(s) if s.len() > TEXT_MAX => Err(invalid(
+                Some(s) if s.0.len() > TEXT_MAX => Err(invalid(
                     Reason::TooLong,
-                    format!("{field} is {} bytes, at most {TEXT_MAX}", s.len()),
+                    format!("{field} is {} bytes, at most {TEXT_MAX}", s.0.len()),
                 )),
-                v => Ok(v),
+                v => Ok(v.map(|s| s.0.into_owned())),
             }
         };
         let flow_id = text("flow_id", Some(wire.flow_id))?.unwrap_or_default();
         let msisdn = text("msisdn", wire.msisdn)?;
         let imsi = text("imsi", wire.imsi)?;
         let name = text("name", wire.name)?;
-        let ts_ns = parse_time(&wire.ts)?;
-        let ue_ip: IpAddr = wire.ue_ip.parse().map_err(|_| {
+        let ts_ns = parse_time(&wire.ts.0)?;
+        let ue_ip: IpAddr = wire.ue_ip.0.parse().map_err(|_| {
             invalid(
                 Reason::BadAddress,
-                format!("ue_ip {:?} is not an IP address", wire.ue_ip),
+                format!("ue_ip {:?} is not an IP address", wire.ue_ip.0),
             )
         })?;
-        let client = parse_endpoint("client", &wire.client)?;
-        let server = parse_endpoint("server", &wire.server)?;
-        let l4 = match wire.l4.as_str() {
+        let client = parse_endpoint("client", &wire.client.0)?;
+        let server = parse_endpoint("server", &wire.server.0)?;
+        let l4 = match &*wire.l4.0 {
             "tcp" => L4::Tcp,
             "udp" => L4::Udp,
             other => {
@@ -248,26 +332,29 @@ impl TrafficRecord {
 
     /// The record as written on the topic (one JSON object, no newline).
     pub fn to_json(&self) -> Vec<u8> {
+        let b64 = |b: &Vec<u8>| Base64Text(Cow::Owned(BASE64.encode(b).into_bytes()));
         let payload = (self.payload_c2s.is_some() || self.payload_s2c.is_some()).then(|| Pair {
-            c2s: self.payload_c2s.as_ref().map(|b| BASE64.encode(b)),
-            s2c: self.payload_s2c.as_ref().map(|b| BASE64.encode(b)),
+            c2s: self.payload_c2s.as_ref().map(b64),
+            s2c: self.payload_s2c.as_ref().map(b64),
         });
+        fn borrowed(s: &Option<String>) -> Option<Text<'_>> {
+            s.as_deref().map(|s| Text(Cow::Borrowed(s)))
+        }
         let wire = Wire {
             event: self.event,
-            flow_id: self.flow_id.clone(),
-            ts: rfc3339(self.ts_ns),
-            msisdn: self.msisdn.clone(),
-            imsi: self.imsi.clone(),
-            ue_ip: self.ue_ip.to_string(),
+            flow_id: Text(Cow::Borrowed(&self.flow_id)),
+            ts: Text::owned(rfc3339(self.ts_ns)),
+            msisdn: borrowed(&self.msisdn),
+            imsi: borrowed(&self.imsi),
+            ue_ip: Text::owned(self.ue_ip.to_string()),
             teid: self.teid,
-            l4: match self.l4 {
+            l4: Text(Cow::Borrowed(match self.l4 {
                 L4::Tcp => "tcp",
                 _ => "udp",
-            }
-            .to_owned(),
-            client: self.client.to_string(),
-            server: self.server.to_string(),
-            name: self.name.clone(),
+            })),
+            client: Text::owned(self.client.to_string()),
+            server: Text::owned(self.server.to_string()),
+            name: borrowed(&self.name),
             payload,
             bytes: Pair {
                 c2s: self.bytes[0],
@@ -305,8 +392,10 @@ fn parse_endpoint(field: &str, s: &str) -> Result<SocketAddr, Invalid> {
     })
 }
 
-fn decode_payload(field: &str, b64: Option<String>) -> Result<Option<Vec<u8>>, Invalid> {
-    let Some(b64) = b64 else { return Ok(None) };
+fn decode_payload(field: &str, b64: Option<Base64Text<'_>>) -> Result<Option<Vec<u8>>, Invalid> {
+    let Some(Base64Text(b64)) = b64 else {
+        return Ok(None);
+    };
     // 4 base64 characters carry 3 bytes: refuse oversized payloads before decoding them.
     if b64.len() > PAYLOAD_MAX.div_ceil(3) * 4 {
         return Err(invalid(
@@ -315,7 +404,7 @@ fn decode_payload(field: &str, b64: Option<String>) -> Result<Option<Vec<u8>>, I
         ));
     }
     let bytes = BASE64
-        .decode(b64.as_bytes())
+        .decode(&b64)
         .map_err(|e| invalid(Reason::BadBase64, format!("{field}: {e}")))?;
     Ok(Some(bytes))
 }
@@ -363,6 +452,28 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains("imsi"), "absent fields are left out: {text}");
+    }
+
+    #[test]
+    fn escaped_strings_read_like_plain_ones() {
+        let mut r = sample();
+        r.payload_c2s = Some(vec![0xff; 30]); // base64 "////..."
+        r.flow_id = "pgw1/7".into();
+        let plain = String::from_utf8(r.to_json()).unwrap();
+        assert!(plain.contains("////"), "{plain}");
+        let escaped = plain.replace('/', "\\/").replace("pgw1", "\\u0070gw1");
+        assert_ne!(plain, escaped);
+        assert_eq!(TrafficRecord::parse(escaped.as_bytes()).unwrap(), r);
+        // A payload that is not a string is a bad field, not bytes.
+        let smallest = r#"{"event":"end","flow_id":"f","ts":"2024-03-12T19:00:00Z","ue_ip":"10.0.0.1",
+                "l4":"udp","client":"10.0.0.1:5000","server":"8.8.8.8:53","payload":{"c2s":PAYLOAD}}"#;
+        assert!(TrafficRecord::parse(smallest.replace("PAYLOAD", "\"AAE=\"").as_bytes()).is_ok());
+        for bad in ["[0,1]", "7", "{}", "true"] {
+            assert_eq!(
+                reason_of(&smallest.replace("PAYLOAD", bad)),
+                Reason::BadField
+            );
+        }
     }
 
     #[test]

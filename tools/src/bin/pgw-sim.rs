@@ -18,7 +18,7 @@ use anyhow::{bail, Context};
 use clap::Parser;
 use pcgate_tools::pgw::kafka::{self, Batch, KafkaOptions};
 use pcgate_tools::pgw::{self, Config, Generator, Options, Summary};
-use pcgate_tools::synth::{self, catalog, mix::Kind};
+use pcgate_tools::synth::{self, catalog};
 
 /// Command line.
 #[derive(Debug, Parser)]
@@ -251,23 +251,7 @@ fn main() -> anyhow::Result<()> {
 }
 
 fn report(s: &Summary, args: &Args, secs: f64) {
-    let kinds: Vec<String> = Kind::ALL
-        .iter()
-        .zip(s.by_kind)
-        .filter(|(_, n)| *n > 0)
-        .map(|(k, n)| format!("{} {n}", k.as_str()))
-        .collect();
-    eprintln!(
-        "{} records ({} start, {} update, {} end, {} invalid) of {} flows ({}) in {:.2} s",
-        s.records,
-        s.by_event[0],
-        s.by_event[1],
-        s.by_event[2],
-        s.invalid,
-        s.flows,
-        kinds.join(", "),
-        secs
-    );
+    eprintln!("{s} in {secs:.2} s");
     if let Some(p) = &args.out {
         eprintln!("records -> {}", p.display());
     }

@@ -200,6 +200,28 @@ pub struct Summary {
     pub last_ts_ns: u64,
 }
 
+/// The mix: `N records (start, update, end, invalid) of F flows (per kind)`.
+impl std::fmt::Display for Summary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} records ({} start, {} update, {} end, {} invalid) of {} flows (",
+            self.records,
+            self.by_event[0],
+            self.by_event[1],
+            self.by_event[2],
+            self.invalid,
+            self.flows
+        )?;
+        let kinds = Kind::ALL.iter().zip(self.by_kind).filter(|(_, n)| *n > 0);
+        for (i, (k, n)) in kinds.enumerate() {
+            let sep = if i == 0 { "" } else { ", " };
+            write!(f, "{sep}{} {n}", k.as_str())?;
+        }
+        f.write_str(")")
+    }
+}
+
 /// A record waiting for its time, ordered by (time, flow, position in the flow).
 #[derive(Debug)]
 struct Pending {
