@@ -310,7 +310,8 @@ fn report(pipeline: &RecordPipeline) {
         d.ended, d.expired_idle, d.evicted_full, d.name_disagreements
     );
     eprintln!(
-        "flows first seen after their start {} (decided, not published), ends of unknown flows {}",
-        d.adopted, d.ends_unknown
+        "flows first seen after their start {} (decided, not published), ends of unknown flows {}, \
+         forgotten with a revoked partition {}",
+        d.adopted, d.ends_unknown, d.revoked
     );
 }

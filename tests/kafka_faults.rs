@@ -19,6 +19,7 @@ use kafka::{
 };
 use rdkafka::mocking::{MockCluster, MockCoordinator};
 use rdkafka::producer::DefaultProducerContext;
+use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
 use std::time::{Duration, Instant};
 
 const INPUT_PARTITIONS: i32 = 3;
@@ -161,19 +162,39 @@ fn killed_mid_run_and_restarted_every_block_is_delivered_once_after_dropping_cop
     };
     let t0 = Instant::now();
 
-    // 1. The first instance handles the first records and is killed once their outputs are
-    //    out: what it did after its last commit is done again by the next one.
+    // 1. The first instance handles the first records and commits; then the brokers refuse
+    //    its commits while it handles more, and it is killed: what it did after its last
+    //    commit is done again by the next one. (An instance that has caught up commits at
+    //    once, so without the refusals a kill would rarely leave anything uncommitted.)
     let mut first = start("first", 60.0);
-    publish(&bs, &s.records[..a]);
     let prefix = s.expected_prefix(a).total();
-    wait_for_outputs(&mut first, &bs, prefix, "the first records' outputs");
+    let half = a / 2;
+    publish(&bs, &s.records[..half]);
+    let half_outputs = s.expected_prefix(half).total();
+    wait_for_outputs(&mut first, &bs, half_outputs, "the first half's outputs");
+    // Caught up, it commits everything it handled (and then nothing while idle).
+    first.wait_for("the first half committed", PATIENCE, || {
+        (committed(&bs, group) == half as i64).then_some(())
+    });
+    c.request_errors(
+        RDKafkaApiKey::OffsetCommit,
+        &vec![RDKafkaRespErr::RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS; 100_000],
+    );
     let at_first_kill = committed(&bs, group);
+    publish(&bs, &s.records[half..a]);
+    wait_for_outputs(&mut first, &bs, prefix, "the second half's outputs");
+    first.kill();
+    c.clear_request_errors(RDKafkaApiKey::OffsetCommit);
+    assert_eq!(
+        committed(&bs, group),
+        at_first_kill,
+        "no commit got through while they were refused"
+    );
     assert!(
         0 < at_first_kill && at_first_kill < a as i64,
-        "the first instance committed {at_first_kill} of the {a} records it handled; the test \
-         needs a commit in between"
+        "the first instance committed {at_first_kill} of the first {a} records; the test needs \
+         a commit in between"
     );
-    first.kill();
 
     // 2. The second one starts from that commit while the rest is published at a steady
     //    pace, and is killed in the middle of its work: outputs in flight are lost, their

@@ -314,6 +314,8 @@ struct Core {
     paused: bool,
     /// When the current assignment was made; `None` while no partition is assigned.
     assigned_at: Option<Instant>,
+    /// Partitions revoked since the handler was last told.
+    revoked: Vec<i32>,
     last_commit: Instant,
     since_commit: u64,
     /// Whether every offset committed so far was confirmed by the broker (a synchronous commit
@@ -669,6 +671,13 @@ struct GroupContext {
 
 client_context_with_tokens!(GroupContext);
 
+/// Tells the handler of the partitions revoked since it was last told.
+fn revoke<H: RecordHandler>(core: &mut Core, handler: &mut H) {
+    if !core.revoked.is_empty() {
+        handler.revoked(&std::mem::take(&mut core.revoked));
+    }
+}
+
 fn lock(core: &Mutex<Core>) -> MutexGuard<'_, Core> {
     core.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -687,11 +696,12 @@ impl ConsumerContext for GroupContext {
         let limit = Duration::from_millis(u64::from(core.cfg.message_timeout_ms)).min(FLUSH_LIMIT);
         core.settle_all(limit);
         core.commit(consumer, CommitMode::Sync, Some(&revoked));
-        for p in revoked {
+        for &p in &revoked {
             if let Some(slot) = core.slots.remove(&p) {
                 core.parts.remove(&slot);
             }
         }
+        core.revoked.extend(revoked);
         if core.paused {
             core.paused = false;
         }
@@ -751,6 +761,7 @@ pub fn run_blocking<H: RecordHandler>(
         next_drain: now,
         paused: false,
         assigned_at: None,
+        revoked: Vec::new(),
         last_commit: now,
         since_commit: 0,
         confirmed: true,
@@ -829,6 +840,9 @@ pub fn run_blocking<H: RecordHandler>(
                     partition: msg.partition(),
                     offset: msg.offset(),
                 };
+                // A rebalance in the poll that brought this message may have revoked
+                // partitions: the handler forgets them before it handles anything new.
+                revoke(&mut lock(&core), &mut handler);
                 handler.handle(msg.payload().unwrap_or_default(), &origin, &mut outs);
                 let mut c = lock(&core);
                 c.dispatch(msg.partition(), msg.offset(), &mut outs);
@@ -853,6 +867,7 @@ pub fn run_blocking<H: RecordHandler>(
         }
         since_service = 0;
         let mut c = lock(&core);
+        revoke(&mut c, &mut handler);
         serve_delivery_reports(&c.producer);
         c.process_reports();
         c.drain()?;

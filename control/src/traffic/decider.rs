@@ -24,7 +24,12 @@
 //!   consumer could drop); a later change is published. An `end` of an unknown flow changes
 //!   nothing and is only counted.
 //! - The table holds at most `max_flows`; a flow leaves it on its `end` record, after
-//!   `idle_timeout_s` of record time without a record, or (oldest first) when the table is full.
+//!   `idle_timeout_s` of record time without a record, or (longest idle first) when the table is
+//!   full. Record time is kept per partition (a flow's records all come on one partition, keyed
+//!   by subscriber): a consumer reads its partitions at different paces (a backlog on one, a
+//!   partition just assigned), and one clock for all would forget the live flows of the
+//!   partitions behind. Flows of a partition revoked from this instance are forgotten
+//!   ([`FlowDecider::forget_partitions`]); whoever takes the partition adopts them.
 //!
 //! Not here: parsing records and the dead-letter topic ([`super::pipeline`]), Kafka.
 
@@ -99,6 +104,8 @@ pub struct DeciderCounters {
     pub adopted: u64,
     /// `end` records of flows not in the table: nothing to do.
     pub ends_unknown: u64,
+    /// Flows forgotten because their partition went to another instance.
+    pub revoked: u64,
     /// Flows whose payload named them differently from the record's `name`.
     pub name_disagreements: u64,
     /// Block events the enforcer's queue had no room for.
@@ -118,6 +125,8 @@ struct Live {
     sampled: bool,
     /// First seen after its `start`: its first verdict is not published.
     adopted: bool,
+    /// The partition its records come on.
+    partition: i32,
 }
 
 /// Decides the records of the gateway's flows; see the module comment.
@@ -125,10 +134,22 @@ pub struct FlowDecider {
     ctx: Ctx,
     config: DeciderConfig,
     flows: HashMap<String, Live>,
-    /// Latest record time seen.
+    /// Latest record time seen, per partition.
+    clocks: HashMap<i32, Clock>,
+    serial: u32,
+}
+
+/// Record time of one partition.
+#[derive(Clone, Copy, Debug, Default)]
+struct Clock {
     now_ns: u64,
     next_sweep_ns: u64,
-    serial: u32,
+}
+
+/// Record time since `l`'s last record, by its partition's clock.
+fn idle_for(clocks: &HashMap<i32, Clock>, l: &Live) -> u64 {
+    let now = clocks.get(&l.partition).map_or(0, |c| c.now_ns);
+    now.saturating_sub(l.last_ts)
 }
 
 /// What a step needs besides the flow (apart from the table, so both can be borrowed).
@@ -149,8 +170,7 @@ impl FlowDecider {
             },
             config,
             flows: HashMap::new(),
-            now_ns: 0,
-            next_sweep_ns: 0,
+            clocks: HashMap::new(),
             serial: 0,
         }
     }
@@ -168,16 +188,17 @@ impl FlowDecider {
         self.flows.len()
     }
 
-    /// Decides one checked record, appending what to publish to `out`.
-    pub fn handle(&mut self, rec: &TrafficRecord, out: &mut Vec<Outbound>) {
+    /// Decides one checked record that came on `partition`, appending what to publish to `out`.
+    pub fn handle(&mut self, rec: &TrafficRecord, partition: i32, out: &mut Vec<Outbound>) {
         let ctx = &mut self.ctx;
         if ctx.rules.epoch != ctx.enforcer.epoch() {
             ctx.rules = ctx.enforcer.rules();
         }
-        self.now_ns = self.now_ns.max(rec.ts_ns);
-        if self.now_ns >= self.next_sweep_ns {
+        let clock = self.clocks.entry(partition).or_default();
+        clock.now_ns = clock.now_ns.max(rec.ts_ns);
+        if clock.now_ns >= clock.next_sweep_ns {
+            clock.next_sweep_ns = clock.now_ns.saturating_add(SWEEP_EVERY_NS);
             self.sweep_idle();
-            self.next_sweep_ns = self.now_ns.saturating_add(SWEEP_EVERY_NS);
         }
         let idle_ns = u64::from(self.config.idle_timeout_s) * NS_PER_S;
         let mut previous = None;
@@ -195,7 +216,7 @@ impl FlowDecider {
                 return;
             }
             self.make_room();
-            let live = self.new_live(rec);
+            let live = self.new_live(rec, partition);
             self.flows.insert(rec.flow_id.clone(), live);
         }
         let Some(live) = self.flows.get_mut(rec.flow_id.as_str()) else {
@@ -221,7 +242,7 @@ impl FlowDecider {
     }
 
     /// A new flow from its first record: endpoints, tunnel, name.
-    fn new_live(&mut self, rec: &TrafficRecord) -> Live {
+    fn new_live(&mut self, rec: &TrafficRecord, partition: i32) -> Live {
         let (c, s) = (rec.client, rec.server);
         let (key, dir) = FlowKey::of_tuple(c.ip(), c.port(), s.ip(), s.port(), rec.l4);
         self.serial = self.serial.wrapping_add(1);
@@ -240,21 +261,29 @@ impl FlowDecider {
             name_source: source,
             sampled: allow_sampled(&rec.flow_id, self.config.allow_sample),
             adopted: rec.event != FlowEvent::Start,
+            partition,
         }
     }
 
-    /// Forgets flows without a record for the idle timeout.
+    /// Forgets flows without a record for the idle timeout of their partition's record time.
     fn sweep_idle(&mut self) {
         let idle_ns = u64::from(self.config.idle_timeout_s) * NS_PER_S;
-        let now = self.now_ns;
+        let clocks = &self.clocks;
         let before = self.flows.len();
-        self.flows
-            .retain(|_, l| now.saturating_sub(l.last_ts) <= idle_ns);
+        self.flows.retain(|_, l| idle_for(clocks, l) <= idle_ns);
         self.ctx.counters.expired_idle += (before - self.flows.len()) as u64;
     }
 
-    /// Makes room for one more flow: idle ones go first, then the oldest eighth by last record
-    /// time (ties by creation order, so the choice is the same on every run).
+    /// Forgets the flows (and the clocks) of partitions this instance no longer owns.
+    pub fn forget_partitions(&mut self, partitions: &[i32]) {
+        let before = self.flows.len();
+        self.flows.retain(|_, l| !partitions.contains(&l.partition));
+        self.ctx.counters.revoked += (before - self.flows.len()) as u64;
+        self.clocks.retain(|p, _| !partitions.contains(p));
+    }
+
+    /// Makes room for one more flow: idle ones go first, then the eighth idle longest (in their
+    /// partitions' record time; ties by creation order, so the choice is the same on every run).
     fn make_room(&mut self) {
         let max = self.config.max_flows.max(1);
         if self.flows.len() < max {
@@ -264,16 +293,15 @@ impl FlowDecider {
         if self.flows.len() < max {
             return;
         }
-        let mut ages: Vec<(u64, u32)> = self
-            .flows
-            .values()
-            .map(|l| (l.last_ts, l.flow.serial))
-            .collect();
+        // Ordered by how recently active: (u64::MAX - idle time, creation order).
+        let clocks = &self.clocks;
+        let recency = |l: &Live| (u64::MAX - idle_for(clocks, l), l.flow.serial);
+        let mut ages: Vec<(u64, u32)> = self.flows.values().map(recency).collect();
         let n = (ages.len() / 8).max(1);
         let (_, cut, _) = ages.select_nth_unstable(n - 1);
         let cut = *cut;
         let before = self.flows.len();
-        self.flows.retain(|_, l| (l.last_ts, l.flow.serial) > cut);
+        self.flows.retain(|_, l| recency(l) > cut);
         self.ctx.counters.evicted_full += (before - self.flows.len()) as u64;
     }
 }

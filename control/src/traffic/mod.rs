@@ -71,6 +71,10 @@ pub struct Origin<'a> {
 pub trait RecordHandler {
     /// Handles the payload of one message, appending what to publish to `out`.
     fn handle(&mut self, payload: &[u8], origin: &Origin<'_>, out: &mut Vec<Outbound>);
+
+    /// The consumer no longer owns these partitions of the input topic (a rebalance): state
+    /// kept for their records can go.
+    fn revoked(&mut self, _partitions: &[i32]) {}
 }
 
 #[cfg(test)]
@@ -80,5 +84,9 @@ mod tests;
 impl<H: RecordHandler + ?Sized> RecordHandler for &mut H {
     fn handle(&mut self, payload: &[u8], origin: &Origin<'_>, out: &mut Vec<Outbound>) {
         (**self).handle(payload, origin, out)
+    }
+
+    fn revoked(&mut self, partitions: &[i32]) {
+        (**self).revoked(partitions)
     }
 }

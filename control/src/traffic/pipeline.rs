@@ -119,7 +119,7 @@ impl RecordHandler for RecordPipeline {
         match TrafficRecord::parse(payload) {
             Ok(rec) => {
                 self.by_event[event_index(rec.event)] += 1;
-                self.decider.handle(&rec, out);
+                self.decider.handle(&rec, origin.partition, out);
             }
             Err(invalid) => {
                 if let Some(n) = reason_index(invalid.reason).and_then(|i| self.invalid.get_mut(i))
@@ -133,5 +133,9 @@ impl RecordHandler for RecordPipeline {
                 });
             }
         }
+    }
+
+    fn revoked(&mut self, partitions: &[i32]) {
+        self.decider.forget_partitions(partitions);
     }
 }

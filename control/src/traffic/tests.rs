@@ -613,3 +613,49 @@ fn the_same_records_give_the_same_bytes_twice() {
     assert!(a.len() >= 5, "{}", a.len());
     assert_eq!(a, b);
 }
+
+/// A consumer reads its partitions at different paces: record time running two hours ahead on
+/// one partition (a backlog caught up there first) must not make the flows of another look idle.
+/// The flows of a partition revoked from this instance are forgotten; the others stay.
+#[test]
+fn record_time_is_kept_per_partition_and_revoked_partitions_are_forgotten() {
+    let mut p = pipeline(DeciderConfig::default());
+    let at = |partition| Origin {
+        partition,
+        ..ORIGIN
+    };
+    let mut out = Vec::new();
+    let slow = named(
+        record(FlowEvent::Start, "slow", T1900, Some(AMY), "10.45.1.1"),
+        "www.bbc.co.uk",
+    );
+    p.handle(&slow.to_json(), &at(0), &mut out);
+    for i in 0..3u64 {
+        let fast = named(
+            record(
+                FlowEvent::Start,
+                &format!("fast{i}"),
+                T1900 + 120 * MIN + i * MIN,
+                Some(BEN),
+                "10.45.1.2",
+            ),
+            "www.bbc.co.uk",
+        );
+        p.handle(&fast.to_json(), &at(1), &mut out);
+    }
+    let mut update = slow.clone();
+    update.event = FlowEvent::Update;
+    update.ts_ns += MIN;
+    out.clear();
+    p.handle(&update.to_json(), &at(0), &mut out);
+    assert!(
+        out.is_empty(),
+        "the slow partition's flow was live: {out:?}"
+    );
+    let c = p.counters();
+    assert_eq!((c.decider.expired_idle, c.decider.adopted), (0, 0));
+    assert_eq!(c.live_flows, 4);
+    p.revoked(&[1]);
+    let c = p.counters();
+    assert_eq!((c.live_flows, c.decider.revoked), (1, 3));
+}
