@@ -59,12 +59,6 @@ const TARGET_RATE: f64 = 200_000.0;
 const TARGET_SHARE: f64 = 0.8;
 /// `--exit-when-idle` of the pcgate runs, seconds (not counted in the rate).
 const EXIT_WHEN_IDLE_S: &str = "1";
-/// `--flow-idle` of every pcgate run, seconds of record time: a day, so that no flow expires.
-/// The decider's idle clock is the latest record time over all partitions, and tansu hands out
-/// one partition at a time (up to 5 MB a fetch), so with the default 600 s flows of a partition
-/// consumed later look idle, expire and are decided again: more decisions than file mode, and a
-/// different number on every run.
-const FLOW_IDLE_S: &str = "86400";
 /// The consumers' `fetch.wait.max.ms`. tansu 0.6 holds every fetch for this long even when it
 /// has data (its fetch loop sleeps before checking `min_bytes`), so with pcgate's 50 ms a
 /// consumer reads at most 5 MB per 50 ms (about 80 000 of these records a second).
@@ -166,7 +160,6 @@ fn file_mode(policy: &Path, records: &Records) -> anyhow::Result<PerTopic> {
         .arg(&records.jsonl)
         .arg("--policy")
         .arg(policy)
-        .args(["--flow-idle", FLOW_IDLE_S])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -356,7 +349,6 @@ fn pcgate_consume(
         .args(["--exit-when-idle", EXIT_WHEN_IDLE_S])
         .arg("--policy")
         .arg(policy)
-        .args(["--flow-idle", FLOW_IDLE_S])
         .stdout(Stdio::null())
         .output()
         .context("run pcgate consume")?;
