@@ -185,9 +185,9 @@ impl FlowDecider {
         }
         let idle_ns = u64::from(self.config.idle_timeout_s) * NS_PER_S;
         let mut previous = None;
-        if let Some(live) = self.flows.get(rec.flow_id.as_str()) {
+        if let Some(live) = self.flows.get(&*rec.flow_id) {
             if rec.ts_ns.saturating_sub(live.last_ts) > idle_ns {
-                self.flows.remove(rec.flow_id.as_str());
+                self.flows.remove(&*rec.flow_id);
                 self.ctx.counters.expired_idle += 1;
             } else {
                 previous = Some(live.last_ts);
@@ -200,9 +200,9 @@ impl FlowDecider {
             }
             self.make_room();
             let live = self.new_live(rec);
-            self.flows.insert(rec.flow_id.clone(), live);
+            self.flows.insert(rec.flow_id.to_string(), live);
         }
-        let Some(live) = self.flows.get_mut(rec.flow_id.as_str()) else {
+        let Some(live) = self.flows.get_mut(&*rec.flow_id) else {
             return;
         };
         live.flow.bytes = rec.bytes;
@@ -219,7 +219,7 @@ impl FlowDecider {
         self.ctx.step(live, rec, ts, out);
         live.last_ts = ts;
         if rec.event == FlowEvent::End {
-            self.flows.remove(rec.flow_id.as_str());
+            self.flows.remove(&*rec.flow_id);
             self.ctx.counters.ended += 1;
         }
     }

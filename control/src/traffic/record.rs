@@ -41,16 +41,17 @@ impl FlowEvent {
     }
 }
 
-/// One flow event, checked.
+/// One flow event, checked. Its strings borrow from the message read (unless they hold JSON
+/// escapes); `TrafficRecord<'static>` owns them.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TrafficRecord {
+pub struct TrafficRecord<'a> {
     pub event: FlowEvent,
     /// The gateway's id of the flow, unique while the flow lives.
-    pub flow_id: String,
+    pub flow_id: Cow<'a, str>,
     /// Event time, nanoseconds since the Unix epoch.
     pub ts_ns: u64,
-    pub msisdn: Option<String>,
-    pub imsi: Option<String>,
+    pub msisdn: Option<Cow<'a, str>>,
+    pub imsi: Option<Cow<'a, str>>,
     /// The subscriber's address (the UE end of the bearer).
     pub ue_ip: IpAddr,
     /// GTP-U tunnel id of the bearer, when the gateway reports it.
@@ -59,7 +60,7 @@ pub struct TrafficRecord {
     pub client: SocketAddr,
     pub server: SocketAddr,
     /// The name the gateway saw (SNI, Host), if any.
-    pub name: Option<String>,
+    pub name: Option<Cow<'a, str>>,
     /// First payload bytes sent by the client, if the gateway includes them.
     pub payload_c2s: Option<Vec<u8>>,
     /// First payload bytes sent by the server.
@@ -253,9 +254,9 @@ struct Wire<'a> {
     packets: Pair<u64>,
 }
 
-impl TrafficRecord {
+impl<'a> TrafficRecord<'a> {
     /// Parses and checks one record.
-    pub fn parse(bytes: &[u8]) -> Result<TrafficRecord, Invalid> {
+    pub fn parse(bytes: &'a [u8]) -> Result<TrafficRecord<'a>, Invalid> {
         let wire: Wire = serde_json::from_slice(bytes).map_err(|e| {
             let reason = match e.classify() {
                 serde_json::error::Category::Data => Reason::BadField,
@@ -263,7 +264,7 @@ impl TrafficRecord {
             };
             invalid(reason, e.to_string())
         })?;
-        let text = |field: &str, v: Option<Text<'_>>| -> Result<Option<String>, Invalid> {
+        let text = |field: &str, v: Option<Text<'a>>| -> Result<Option<Cow<'a, str>>, Invalid> {
             match v {
                 Some(s) if s.0.is_empty() => {
                     Err(invalid(Reason::BadField, format!("{field} is empty")))
@@ -272,7 +273,7 @@ impl TrafficRecord {
                     Reason::TooLong,
                     format!("{field} is {} bytes, at most {TEXT_MAX}", s.0.len()),
                 )),
-                v => Ok(v.map(|s| s.0.into_owned())),
+                v => Ok(v.map(|s| s.0)),
             }
         };
         let flow_id = text("flow_id", Some(wire.flow_id))?.unwrap_or_default();
@@ -337,7 +338,7 @@ impl TrafficRecord {
             c2s: self.payload_c2s.as_ref().map(b64),
             s2c: self.payload_s2c.as_ref().map(b64),
         });
-        fn borrowed(s: &Option<String>) -> Option<Text<'_>> {
+        fn borrowed<'s>(s: &'s Option<Cow<'_, str>>) -> Option<Text<'s>> {
             s.as_deref().map(|s| Text(Cow::Borrowed(s)))
         }
         let wire = Wire {
@@ -367,6 +368,28 @@ impl TrafficRecord {
         };
         // A struct of strings and integers always serialises.
         serde_json::to_vec(&wire).unwrap_or_default()
+    }
+
+    /// The record with its strings owned.
+    pub fn into_owned(self) -> TrafficRecord<'static> {
+        let own = |s: Option<Cow<'_, str>>| s.map(|s| Cow::Owned(s.into_owned()));
+        TrafficRecord {
+            flow_id: Cow::Owned(self.flow_id.into_owned()),
+            msisdn: own(self.msisdn),
+            imsi: own(self.imsi),
+            name: own(self.name),
+            event: self.event,
+            ts_ns: self.ts_ns,
+            ue_ip: self.ue_ip,
+            teid: self.teid,
+            l4: self.l4,
+            client: self.client,
+            server: self.server,
+            payload_c2s: self.payload_c2s,
+            payload_s2c: self.payload_s2c,
+            bytes: self.bytes,
+            packets: self.packets,
+        }
     }
 
     /// The subscriber id the gateway gave, MSISDN first.
@@ -413,7 +436,7 @@ fn decode_payload(field: &str, b64: Option<Base64Text<'_>>) -> Result<Option<Vec
 mod tests {
     use super::*;
 
-    fn sample() -> TrafficRecord {
+    fn sample() -> TrafficRecord<'static> {
         TrafficRecord {
             event: FlowEvent::Start,
             flow_id: "pgw1-7".into(),
@@ -544,12 +567,12 @@ mod tests {
             Reason::TooLong
         );
         let mut r = sample();
-        r.flow_id = "x".repeat(TEXT_MAX + 1);
+        r.flow_id = "x".repeat(TEXT_MAX + 1).into();
         assert_eq!(
             TrafficRecord::parse(&r.to_json()).unwrap_err().reason,
             Reason::TooLong
         );
-        r.flow_id = String::new();
+        r.flow_id = "".into();
         assert_eq!(
             TrafficRecord::parse(&r.to_json()).unwrap_err().reason,
             Reason::BadField
@@ -580,7 +603,8 @@ mod tests {
         for field in known {
             let mut v = full.clone();
             v.as_object_mut().unwrap().remove(field.as_str());
-            let parsed = TrafficRecord::parse(v.to_string().as_bytes());
+            let text = v.to_string();
+            let parsed = TrafficRecord::parse(text.as_bytes());
             if required.contains(&field.as_str()) {
                 assert_eq!(parsed.unwrap_err().reason, Reason::BadField, "{field}");
             } else {
