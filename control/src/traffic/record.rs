@@ -14,7 +14,7 @@ use dataplane::engine::record::rfc3339;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::fmt;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 /// Payload bytes kept per direction, at most: enough for a post-quantum ClientHello or a QUIC
 /// Initial (naming reads no further).
@@ -281,7 +281,11 @@ impl<'a> TrafficRecord<'a> {
         let imsi = text("imsi", wire.imsi)?;
         let name = text("name", wire.name)?;
         let ts_ns = parse_time(&wire.ts.0)?;
-        let ue_ip: IpAddr = wire.ue_ip.0.parse().map_err(|_| {
+        let ue_ip = match ipv4_prefix(wire.ue_ip.0.as_bytes()) {
+            Some((ip, b"")) => Ok(IpAddr::V4(ip)),
+            _ => wire.ue_ip.0.parse(),
+        };
+        let ue_ip: IpAddr = ue_ip.map_err(|_| {
             invalid(
                 Reason::BadAddress,
                 format!("ue_ip {:?} is not an IP address", wire.ue_ip.0),
@@ -407,11 +411,48 @@ fn parse_time(ts: &str) -> Result<u64, Invalid> {
 }
 
 fn parse_endpoint(field: &str, s: &str) -> Result<SocketAddr, Invalid> {
+    if let Some((ip, [b':', port @ ..])) = ipv4_prefix(s.as_bytes()) {
+        if let Some(port) = decimal(port, 5).and_then(|p| u16::try_from(p).ok()) {
+            return Ok(SocketAddr::new(IpAddr::V4(ip), port));
+        }
+    }
     s.parse().map_err(|_| {
         invalid(
             Reason::BadAddress,
             format!("{field} {s:?} is not an address:port (IPv6 as [addr]:port)"),
         )
+    })
+}
+
+/// The IPv4 address `s` starts with, in the form the gateway writes (four decimal octets without
+/// leading zeros), and what follows it; `None` for anything else, which the standard parser
+/// then reads (it accepts everything accepted here, with the same result).
+fn ipv4_prefix(s: &[u8]) -> Option<(Ipv4Addr, &[u8])> {
+    let mut octets = [0u8; 4];
+    let mut rest = s;
+    for (i, octet) in octets.iter_mut().enumerate() {
+        if i > 0 {
+            rest = rest.strip_prefix(b".")?;
+        }
+        let digits = rest
+            .iter()
+            .take(3)
+            .take_while(|b| b.is_ascii_digit())
+            .count();
+        let (number, after) = rest.split_at(digits);
+        *octet = u8::try_from(decimal(number, 3)?).ok()?;
+        rest = after;
+    }
+    Some((Ipv4Addr::from(octets), rest))
+}
+
+/// A decimal number of 1 to `max_digits` digits, without leading zeros (`0` itself aside).
+fn decimal(digits: &[u8], max_digits: usize) -> Option<u32> {
+    if digits.is_empty() || digits.len() > max_digits || (digits.len() > 1 && digits[0] == b'0') {
+        return None;
+    }
+    digits.iter().try_fold(0u32, |n, &b| {
+        b.is_ascii_digit().then(|| n * 10 + u32::from(b - b'0'))
     })
 }
 
@@ -435,6 +476,48 @@ fn decode_payload(field: &str, b64: Option<Base64Text<'_>>) -> Result<Option<Vec
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The quick IPv4 reading agrees with the standard parser wherever it answers, and leaves
+    /// everything else to it.
+    #[test]
+    fn quick_ipv4_endpoints_agree_with_the_standard_parser() {
+        for s in [
+            "10.45.2.8:32768",
+            "0.0.0.0:0",
+            "255.255.255.255:65535",
+            "1.2.3.4:65536",
+            "1.2.3.4:080",
+            "01.2.3.4:80",
+            "1.2.3.256:80",
+            "1.2.3.4",
+            "1.2.3:80",
+            "1.2.3.4.5:80",
+            "1.2.3.4:",
+            "1.2.3.4:8a",
+            "1234.2.3.4:80",
+            "[::1]:443",
+            "",
+        ] {
+            let quick = match ipv4_prefix(s.as_bytes()) {
+                Some((ip, [b':', port @ ..])) => decimal(port, 5)
+                    .and_then(|p| u16::try_from(p).ok())
+                    .map(|p| SocketAddr::new(IpAddr::V4(ip), p)),
+                _ => None,
+            };
+            let std = s.parse::<SocketAddr>().ok();
+            if quick.is_some() {
+                assert_eq!(quick, std, "{s}");
+            }
+            assert_eq!(parse_endpoint("client", s).ok(), std, "{s}");
+            let ip = s.split(':').next().unwrap_or_default();
+            if let Some((quick, b"")) = ipv4_prefix(ip.as_bytes()) {
+                assert_eq!(Some(IpAddr::V4(quick)), ip.parse().ok(), "{ip}");
+            }
+        }
+        assert_eq!(decimal(b"65535", 5), Some(65_535));
+        assert_eq!(decimal(b"065", 5), None);
+        assert_eq!(decimal(b"123456", 5), None);
+    }
 
     fn sample() -> TrafficRecord<'static> {
         TrafficRecord {
