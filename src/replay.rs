@@ -3,7 +3,7 @@
 
 use crate::summary::Summary;
 use anyhow::{bail, Context};
-use control::events::{BlockRecord, BlockTally};
+use control::events::{packet_flow_id, BlockRecord, BlockTally};
 use dataplane::classify::{Catalog, Category, CategoryList, Matcher};
 use dataplane::engine::enforce::Enforcer;
 use dataplane::engine::{replay_files, FlowRecord, ReplayConfig, ReplaySink, WorkerConfig};
@@ -160,7 +160,8 @@ impl ReplaySink for Output {
         let rules = self.enforcer.rules();
         let mut events = lock(&self.events);
         while let Some(ev) = self.enforcer.events().pop() {
-            let record = BlockRecord::of(&ev, &rules.catalog);
+            let flow_id = packet_flow_id(&ev);
+            let record = BlockRecord::of(&ev, &rules.catalog, &flow_id);
             events.tally.add(&record);
             let line = serde_json::to_string(&record).expect("block record serialises");
             self.write_line(&mut events.out, &line);

@@ -7,43 +7,68 @@
 //! gateway's; from packets it is [`packet_flow_id`] (a hash of the flow's endpoints).
 
 use dataplane::classify::Catalog;
-use dataplane::engine::record::rfc3339;
+use dataplane::engine::record::Rfc3339;
 use dataplane::policy::BlockEvent;
 use serde::Serialize;
 use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
 
-/// One block, as written.
+/// One block, as written; borrows what it shows, so writing one allocates nothing but its JSON.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct BlockRecord {
+pub struct BlockRecord<'a> {
     /// RFC 3339 UTC with nanoseconds: the packet (or record) time of the decision.
-    pub ts: String,
+    pub ts: Rfc3339,
     /// `flow_id:epoch:ts_ns`: the same block delivered twice has the same key.
-    pub idempotency_key: String,
+    pub idempotency_key: IdempotencyKey<'a>,
     /// The gateway's flow id (flow mode), or [`packet_flow_id`] (packets).
-    pub flow_id: String,
+    pub flow_id: &'a str,
     /// MSISDN or IMSI; from packets, `default` for subscribers the policy does not list; in flow
     /// mode the id the gateway gave for them (else the UE address).
-    pub subscriber: String,
-    pub client: String,
-    pub server: String,
-    pub name: Option<String>,
+    pub subscriber: &'a str,
+    /// `ip:port`, IPv6 as `[addr]:port`.
+    pub client: SocketAddr,
+    pub server: SocketAddr,
+    pub name: Option<&'a str>,
     /// Catalog id of the application (`tiktok`), when known.
-    pub app: Option<String>,
+    pub app: Option<&'a str>,
     pub category: Option<&'static str>,
     /// The rule that decided, e.g. `category:gambling`, `schedule:school-nights`.
-    pub rule: String,
+    pub rule: &'a str,
     pub verdict: &'static str,
     /// Epoch of the rules that decided; with the flow it makes an idempotency key.
     pub epoch: u64,
 }
 
+/// The idempotency key of a flow's decision, `flow_id:epoch:ts_ns`, shown (and serialised as
+/// a string) without allocating.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IdempotencyKey<'a> {
+    pub flow_id: &'a str,
+    pub epoch: u64,
+    pub ts_ns: u64,
+}
+
+impl fmt::Display for IdempotencyKey<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.flow_id, self.epoch, self.ts_ns)
+    }
+}
+
+impl Serialize for IdempotencyKey<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
 /// The idempotency key of a flow's decision: `flow_id:epoch:ts_ns`.
 pub fn idempotency_key(flow_id: &str, epoch: u64, ts_ns: u64) -> String {
-    use std::fmt::Write as _;
-    let mut key = String::with_capacity(flow_id.len() + 32);
-    // Writing into a String cannot fail.
-    let _ = write!(key, "{flow_id}:{epoch}:{ts_ns}");
-    key
+    IdempotencyKey {
+        flow_id,
+        epoch,
+        ts_ns,
+    }
+    .to_string()
 }
 
 /// FNV-1a, 64 bits: a hash that is the same on every run, host and version.
@@ -64,35 +89,45 @@ pub fn packet_flow_id(ev: &BlockEvent) -> String {
     format!("p{:016x}", stable_hash(text.as_bytes()))
 }
 
-impl BlockRecord {
-    /// The record of a block decided from packets.
-    pub fn of(ev: &BlockEvent, catalog: &Catalog) -> BlockRecord {
-        let flow_id = packet_flow_id(ev);
-        let subscriber = ev.subscriber_id.as_str().to_owned();
-        BlockRecord::of_flow(ev, catalog, flow_id, subscriber)
+impl<'a> BlockRecord<'a> {
+    /// The record of a block decided from packets, under its [`packet_flow_id`].
+    pub fn of(ev: &'a BlockEvent, catalog: &'a Catalog, flow_id: &'a str) -> BlockRecord<'a> {
+        BlockRecord::of_flow(ev, catalog, flow_id, ev.subscriber_id.as_str())
     }
 
     /// The record of a block of the flow `flow_id`, for `subscriber`.
     pub fn of_flow(
-        ev: &BlockEvent,
-        catalog: &Catalog,
-        flow_id: String,
-        subscriber: String,
-    ) -> BlockRecord {
+        ev: &'a BlockEvent,
+        catalog: &'a Catalog,
+        flow_id: &'a str,
+        subscriber: &'a str,
+    ) -> BlockRecord<'a> {
         BlockRecord {
-            ts: rfc3339(ev.ts_ns),
-            idempotency_key: idempotency_key(&flow_id, ev.epoch, ev.ts_ns),
+            ts: Rfc3339(ev.ts_ns),
+            idempotency_key: IdempotencyKey {
+                flow_id,
+                epoch: ev.epoch,
+                ts_ns: ev.ts_ns,
+            },
             flow_id,
             subscriber,
-            client: ev.client.to_string(),
-            server: ev.server.to_string(),
-            name: ev.name().map(str::to_owned),
-            app: ev.app.and_then(|a| catalog.app(a)).map(|a| a.id.clone()),
+            client: ev.client,
+            server: ev.server,
+            name: ev.name(),
+            app: ev.app.and_then(|a| catalog.app(a)).map(|a| a.id.as_str()),
             category: ev.category.map(|c| c.as_str()),
-            rule: ev.rule_label.as_str().to_owned(),
+            rule: ev.rule_label.as_str(),
             verdict: ev.action.as_str(),
             epoch: ev.epoch,
         }
+    }
+
+    /// The record as JSON.
+    pub fn to_json(&self) -> Vec<u8> {
+        let mut json = Vec::with_capacity(512);
+        // Strings, addresses and integers always serialise.
+        let _ = serde_json::to_writer(&mut json, self);
+        json
     }
 }
 
@@ -108,11 +143,14 @@ pub struct BlockTally {
 impl BlockTally {
     pub fn add(&mut self, r: &BlockRecord) {
         self.total += 1;
-        let app = r.app.clone().unwrap_or_else(|| "(unknown)".into());
+        let app = r.app.unwrap_or("(unknown)").to_owned();
         *self.by_app.entry(app).or_default() += 1;
         let category = r.category.unwrap_or("(unknown)").to_owned();
         *self.by_category.entry(category).or_default() += 1;
-        *self.by_subscriber.entry(r.subscriber.clone()).or_default() += 1;
+        *self
+            .by_subscriber
+            .entry(r.subscriber.to_owned())
+            .or_default() += 1;
     }
 }
 
@@ -146,22 +184,22 @@ blocked_categories = ["gambling"]
         };
         let v = policy.decide(&q, &QuotaLedger::for_policy(&policy));
         let ev = BlockEvent::new(&policy, &q, "10.0.0.1:50000".parse().unwrap(), &v);
-        let r = BlockRecord::of(&ev, &catalog);
+        let flow_id = packet_flow_id(&ev);
+        let r = BlockRecord::of(&ev, &catalog, &flow_id);
         assert_eq!(r.verdict, "block");
-        assert_eq!(r.app.as_deref(), Some("bet365"));
+        assert_eq!(r.app, Some("bet365"));
         assert_eq!(r.category, Some("gambling"));
         assert_eq!(r.rule, "category:gambling");
         assert_eq!(r.subscriber, "default");
-        assert_eq!(r.name.as_deref(), Some("www.bet365.com"));
-        assert_eq!(r.ts, "2023-11-14T22:13:20.000000000Z");
-        assert_eq!(r.flow_id, packet_flow_id(&ev));
+        assert_eq!(r.name, Some("www.bet365.com"));
+        assert_eq!(r.ts.to_string(), "2023-11-14T22:13:20.000000000Z");
         assert!(
             r.flow_id.starts_with('p') && r.flow_id.len() == 17,
             "{}",
             r.flow_id
         );
         assert_eq!(
-            r.idempotency_key,
+            r.idempotency_key.to_string(),
             format!("{}:0:1700000000000000000", r.flow_id),
             "flow id, epoch (an unpublished policy: 0), decision time"
         );
@@ -182,16 +220,20 @@ blocked_categories = ["gambling"]
             serde_json::from_str(include_str!("../../schemas/blocked-requests.schema.json"))
                 .unwrap();
         let r = BlockRecord {
-            ts: "2024-03-12T21:00:00.000000000Z".into(),
-            idempotency_key: "f:1:1710277200000000000".into(),
-            flow_id: "f".into(),
-            subscriber: "447700900001".into(),
-            client: "10.45.1.1:40001".into(),
-            server: "198.51.100.7:443".into(),
+            ts: Rfc3339(1_710_277_200_000_000_000),
+            idempotency_key: IdempotencyKey {
+                flow_id: "f",
+                epoch: 1,
+                ts_ns: 1_710_277_200_000_000_000,
+            },
+            flow_id: "f",
+            subscriber: "447700900001",
+            client: "10.45.1.1:40001".parse().unwrap(),
+            server: "198.51.100.7:443".parse().unwrap(),
             name: None,
             app: None,
             category: None,
-            rule: "schedule:school-nights".into(),
+            rule: "schedule:school-nights",
             verdict: "block",
             epoch: 1,
         };

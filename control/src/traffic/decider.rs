@@ -36,14 +36,15 @@
 use super::output::{allow_sampled, DecisionRecord};
 use super::record::{FlowEvent, TrafficRecord};
 use super::{OutTopic, Outbound};
-use crate::events::{idempotency_key, BlockRecord};
+use crate::events::{BlockRecord, IdempotencyKey};
 use dataplane::decode::{tcp_flags, L4};
 use dataplane::engine::enforce::{self, Enforcer, Identity, Rules};
-use dataplane::engine::record::rfc3339;
+use dataplane::engine::record::Rfc3339;
 use dataplane::flow::{Flow, FlowKey};
 use dataplane::inspect::namer::{FlowName, Namer, Proto, Segment};
 use dataplane::policy::{Action, Rule, SubscriberRef};
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::sync::Arc;
 
 const NS_PER_S: u64 = 1_000_000_000;
@@ -157,6 +158,8 @@ struct Ctx {
     enforcer: Arc<Enforcer>,
     rules: Arc<Rules>,
     counters: DeciderCounters,
+    /// The rule label of the decision being written (reused, not allocated per decision).
+    rule_text: String,
 }
 
 impl FlowDecider {
@@ -167,6 +170,7 @@ impl FlowDecider {
                 enforcer,
                 rules,
                 counters: DeciderCounters::default(),
+                rule_text: String::new(),
             },
             config,
             flows: HashMap::new(),
@@ -202,9 +206,9 @@ impl FlowDecider {
         }
         let idle_ns = u64::from(self.config.idle_timeout_s) * NS_PER_S;
         let mut previous = None;
-        if let Some(live) = self.flows.get(rec.flow_id.as_str()) {
+        if let Some(live) = self.flows.get(&*rec.flow_id) {
             if rec.ts_ns.saturating_sub(live.last_ts) > idle_ns {
-                self.flows.remove(rec.flow_id.as_str());
+                self.flows.remove(&*rec.flow_id);
                 self.ctx.counters.expired_idle += 1;
             } else {
                 previous = Some(live.last_ts);
@@ -217,9 +221,9 @@ impl FlowDecider {
             }
             self.make_room();
             let live = self.new_live(rec, partition);
-            self.flows.insert(rec.flow_id.clone(), live);
+            self.flows.insert(rec.flow_id.to_string(), live);
         }
-        let Some(live) = self.flows.get_mut(rec.flow_id.as_str()) else {
+        let Some(live) = self.flows.get_mut(&*rec.flow_id) else {
             return;
         };
         live.flow.bytes = rec.bytes;
@@ -236,7 +240,7 @@ impl FlowDecider {
         self.ctx.step(live, rec, ts, out);
         live.last_ts = ts;
         if rec.event == FlowEvent::End {
-            self.flows.remove(rec.flow_id.as_str());
+            self.flows.remove(&*rec.flow_id);
             self.ctx.counters.ended += 1;
         }
     }
@@ -358,14 +362,23 @@ impl Ctx {
         {
             if v.action == Action::Block || live.sampled {
                 let name = live.flow.name.as_deref().and_then(|n| n.name.as_deref());
+                self.rule_text.clear();
+                if let Some(p) = policy {
+                    // Writing into a String cannot fail.
+                    let _ = write!(self.rule_text, "{}", p.rule_label(v.rule));
+                }
                 let record = DecisionRecord {
-                    ts: rfc3339(ts),
-                    idempotency_key: idempotency_key(&rec.flow_id, d.epoch, ts),
+                    ts: Rfc3339(ts),
+                    idempotency_key: IdempotencyKey {
+                        flow_id: &rec.flow_id,
+                        epoch: d.epoch,
+                        ts_ns: ts,
+                    },
                     flow_id: &rec.flow_id,
                     event: rec.event.as_str(),
                     subscriber: &subscriber,
-                    client: rec.client.to_string(),
-                    server: rec.server.to_string(),
+                    client: rec.client,
+                    server: rec.server,
                     name,
                     name_source: live.name_source,
                     app: d
@@ -375,7 +388,7 @@ impl Ctx {
                         .map(|a| a.id.as_str()),
                     category: d.matched.map(|m| m.category.as_str()),
                     verdict: v.action.as_str(),
-                    rule: policy.map_or_else(String::new, |p| p.rule_label(v.rule).to_string()),
+                    rule: &self.rule_text,
                     epoch: d.epoch,
                 };
                 out.push(Outbound {
@@ -389,13 +402,11 @@ impl Ctx {
             }
         }
         while let Some(ev) = events.pop() {
-            let block =
-                BlockRecord::of_flow(&ev, &rules.catalog, rec.flow_id.clone(), subscriber.clone());
+            let block = BlockRecord::of_flow(&ev, &rules.catalog, &rec.flow_id, &subscriber);
             out.push(Outbound {
                 topic: OutTopic::Blocked,
                 key: subscriber.clone(),
-                // Strings and integers always serialise.
-                payload: serde_json::to_vec(&block).unwrap_or_default(),
+                payload: block.to_json(),
             });
             self.counters.blocks += 1;
         }

@@ -8,28 +8,33 @@
 
 use super::record::{Invalid, TEXT_MAX};
 use super::Origin;
+use crate::events::IdempotencyKey;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
+use dataplane::engine::record::Rfc3339;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
+use std::net::SocketAddr;
 
 /// Dead-letter key of a record whose flow id cannot be read.
 pub const INVALID_KEY: &str = "invalid";
 
-/// One decision of a flow, as written on `policy-decisions`.
+/// One decision of a flow, as written on `policy-decisions`; borrows what it shows, so writing
+/// one allocates nothing but its JSON.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct DecisionRecord<'a> {
     /// RFC 3339 UTC with nanoseconds: the record time the decision was made at.
-    pub ts: String,
+    pub ts: Rfc3339,
     /// `flow_id:epoch:ts_ns`, the same as the block's on `blocked-requests`.
-    pub idempotency_key: String,
+    pub idempotency_key: IdempotencyKey<'a>,
     pub flow_id: &'a str,
     /// The event of the record that led to the decision (`start`, `update`, `end`).
     pub event: &'static str,
     /// The id the policy lists, else the gateway's MSISDN or IMSI, else the UE address.
     pub subscriber: &'a str,
-    pub client: String,
-    pub server: String,
+    /// `ip:port`, IPv6 as `[addr]:port`.
+    pub client: SocketAddr,
+    pub server: SocketAddr,
     pub name: Option<&'a str>,
     /// Where the name came from: `sni`, `quic_sni`, `host`, `dns_query` (the payload), or
     /// `gateway` (the record's `name`).
@@ -40,15 +45,17 @@ pub struct DecisionRecord<'a> {
     /// `allow` or `block`.
     pub verdict: &'static str,
     /// The rule that decided, e.g. `default`, `category:gambling`, `quota:youtube`.
-    pub rule: String,
+    pub rule: &'a str,
     /// Epoch of the rules that decided.
     pub epoch: u64,
 }
 
 impl DecisionRecord<'_> {
     pub fn to_json(&self) -> Vec<u8> {
-        // Strings and integers always serialise.
-        serde_json::to_vec(self).unwrap_or_default()
+        let mut json = Vec::with_capacity(512);
+        // Strings, addresses and integers always serialise.
+        let _ = serde_json::to_writer(&mut json, self);
+        json
     }
 }
 
@@ -140,19 +147,23 @@ mod tests {
 
     fn decision() -> DecisionRecord<'static> {
         DecisionRecord {
-            ts: "2024-03-12T20:00:00.000000000Z".into(),
-            idempotency_key: "f1:1:1710273600000000000".into(),
+            ts: Rfc3339(1_710_273_600_000_000_000),
+            idempotency_key: IdempotencyKey {
+                flow_id: "f1",
+                epoch: 1,
+                ts_ns: 1_710_273_600_000_000_000,
+            },
             flow_id: "f1",
             event: "start",
             subscriber: "447700900001",
-            client: "10.45.1.1:40001".into(),
-            server: "198.51.100.7:443".into(),
+            client: "10.45.1.1:40001".parse().unwrap(),
+            server: "198.51.100.7:443".parse().unwrap(),
             name: Some("www.bet365.com"),
             name_source: Some("gateway"),
             app: Some("bet365"),
             category: Some("gambling"),
             verdict: "block",
-            rule: "category:gambling".into(),
+            rule: "category:gambling",
             epoch: 1,
         }
     }

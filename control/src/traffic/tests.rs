@@ -45,12 +45,12 @@ fn record(
     ts_ns: u64,
     msisdn: Option<&str>,
     ue: &str,
-) -> TrafficRecord {
+) -> TrafficRecord<'static> {
     TrafficRecord {
         event,
-        flow_id: flow_id.into(),
+        flow_id: flow_id.to_owned().into(),
         ts_ns,
-        msisdn: msisdn.map(Into::into),
+        msisdn: msisdn.map(|m| m.to_owned().into()),
         imsi: None,
         ue_ip: ue.parse().unwrap(),
         teid: None,
@@ -65,8 +65,8 @@ fn record(
     }
 }
 
-fn named(mut r: TrafficRecord, name: &str) -> TrafficRecord {
-    r.name = Some(name.into());
+fn named(mut r: TrafficRecord<'static>, name: &str) -> TrafficRecord<'static> {
+    r.name = Some(name.to_owned().into());
     r
 }
 
@@ -270,7 +270,7 @@ fn an_unlisted_subscriber_falls_to_the_session_table_then_the_default_profile() 
 }
 
 /// Ben's 30 minutes of YouTube: a flow from 19:00 with an update record every `every` minutes.
-fn youtube_minutes(every: u64, until_min: u64) -> Vec<TrafficRecord> {
+fn youtube_minutes(every: u64, until_min: u64) -> Vec<TrafficRecord<'static>> {
     let start = named(
         record(FlowEvent::Start, "yt", T1900, Some(BEN), "10.45.1.2"),
         "www.youtube.com",
@@ -523,7 +523,7 @@ fn the_flow_table_is_bounded_and_forgets_idle_flows_by_record_time() {
 #[test]
 fn a_flow_first_seen_after_its_start_publishes_only_a_change_of_its_verdict() {
     let t2058 = T1900 + 118 * MIN;
-    let later = |r: &TrafficRecord, event, minutes: u64| {
+    let later = |r: &TrafficRecord<'static>, event, minutes: u64| -> TrafficRecord<'static> {
         let mut u = r.clone();
         u.event = event;
         u.ts_ns = r.ts_ns + minutes * MIN + 30 * S;

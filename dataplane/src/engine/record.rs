@@ -103,11 +103,71 @@ impl FlowRecord {
 
 /// Nanoseconds since the epoch as RFC 3339 UTC with nanoseconds.
 pub fn rfc3339(ts_ns: u64) -> String {
-    let secs = (ts_ns / 1_000_000_000) as i64;
-    let nanos = (ts_ns % 1_000_000_000) as u32;
-    match chrono::DateTime::from_timestamp(secs, nanos) {
-        Some(t) => t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
-        None => ts_ns.to_string(),
+    Rfc3339(ts_ns).to_string()
+}
+
+/// Nanoseconds since the epoch, shown (and serialised) as RFC 3339 UTC with nanoseconds
+/// (`2023-11-14T22:13:20.123456789Z`, as chrono's `to_rfc3339_opts(Nanos, true)`), without
+/// allocating: output writers format it straight into their buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rfc3339(pub u64);
+
+impl Rfc3339 {
+    /// Length of the text: every `u64` of nanoseconds falls in years 1970..=2554.
+    pub const LEN: usize = 30;
+
+    /// The text, in a fixed buffer.
+    pub fn bytes(self) -> [u8; Self::LEN] {
+        const NS_PER_S: u64 = 1_000_000_000;
+        let secs = self.0 / NS_PER_S;
+        let nanos = self.0 % NS_PER_S;
+        let (days, sod) = (secs / 86_400, secs % 86_400);
+        let (year, month, day) = civil_from_days(days);
+        let mut b = *b"0000-00-00T00:00:00.000000000Z";
+        let mut put = |at: usize, width: usize, mut v: u64| {
+            for i in (at..at + width).rev() {
+                b[i] = b'0' + (v % 10) as u8;
+                v /= 10;
+            }
+        };
+        put(0, 4, year);
+        put(5, 2, month);
+        put(8, 2, day);
+        put(11, 2, sod / 3600);
+        put(14, 2, sod / 60 % 60);
+        put(17, 2, sod % 60);
+        put(20, 9, nanos);
+        b
+    }
+}
+
+/// (year, month, day) of a day count since 1970-01-01 (proleptic Gregorian; H. Hinnant's
+/// `civil_from_days`, for days >= 0).
+fn civil_from_days(days: u64) -> (u64, u64, u64) {
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z % 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    (year, month, day)
+}
+
+impl std::fmt::Display for Rfc3339 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let b = self.bytes();
+        // Digits and ASCII punctuation only.
+        f.write_str(std::str::from_utf8(&b).map_err(|_| std::fmt::Error)?)
+    }
+}
+
+impl Serialize for Rfc3339 {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let b = self.bytes();
+        s.serialize_str(std::str::from_utf8(&b).map_err(serde::ser::Error::custom)?)
     }
 }
 
@@ -122,5 +182,30 @@ mod tests {
             "2023-11-14T22:13:20.123456789Z"
         );
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000000000Z");
+        assert_eq!(rfc3339(u64::MAX), "2554-07-21T23:34:33.709551615Z");
+    }
+
+    /// The same text as chrono's, over leap years, century years and the whole `u64` range.
+    #[test]
+    fn rfc3339_agrees_with_chrono() {
+        let chrono = |ts_ns: u64| {
+            let t = chrono::DateTime::from_timestamp(
+                (ts_ns / 1_000_000_000) as i64,
+                (ts_ns % 1_000_000_000) as u32,
+            )
+            .expect("in chrono's range");
+            t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+        };
+        let mut ts: u64 = 0;
+        let mut checked = 0;
+        while let Some(next) = ts.checked_add(86_399_999_999_937 + checked) {
+            assert_eq!(rfc3339(ts), chrono(ts), "at {ts}");
+            ts = next;
+            checked += 1;
+        }
+        assert!(checked > 200_000, "{checked} days checked");
+        for ts in [u64::MAX, 951_782_400_000_000_000, 4_107_542_399_999_999_999] {
+            assert_eq!(rfc3339(ts), chrono(ts), "at {ts}");
+        }
     }
 }

@@ -117,14 +117,23 @@ impl fmt::Display for PolicyErrors {
 
 impl std::error::Error for PolicyErrors {}
 
-/// Turns byte offsets of one text into 1-based line and column numbers.
+/// Turns byte offsets of one text into 1-based line and column numbers (the line by a binary
+/// search of the line starts: a policy of many subscribers asks once per entry).
 pub(crate) struct LineIndex<'a> {
     text: &'a str,
+    /// Byte offset of the start of every line after the first.
+    line_starts: Vec<usize>,
 }
 
 impl<'a> LineIndex<'a> {
     pub(crate) fn new(text: &'a str) -> Self {
-        LineIndex { text }
+        let line_starts = text
+            .bytes()
+            .enumerate()
+            .filter(|&(_, b)| b == b'\n')
+            .map(|(i, _)| i + 1)
+            .collect();
+        LineIndex { text, line_starts }
     }
 
     /// Line and column of a byte offset (clamped to the text; a column counts characters).
@@ -133,11 +142,18 @@ impl<'a> LineIndex<'a> {
         while !self.text.is_char_boundary(offset) {
             offset -= 1;
         }
-        let before = self.text.get(..offset).unwrap_or("");
-        let line = before.bytes().filter(|&b| b == b'\n').count() + 1;
-        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-        let column = before.get(line_start..).map_or(0, |s| s.chars().count()) + 1;
-        (line, column)
+        // Lines starting at or before the offset (a newline at `offset` itself is after it).
+        let line = self.line_starts.partition_point(|&start| start <= offset);
+        let line_start = line
+            .checked_sub(1)
+            .and_then(|i| self.line_starts.get(i).copied())
+            .unwrap_or(0);
+        let column = self
+            .text
+            .get(line_start..offset)
+            .map_or(0, |s| s.chars().count())
+            + 1;
+        (line + 1, column)
     }
 
     pub(crate) fn line(&self, span: &Range<usize>) -> usize {
@@ -157,6 +173,11 @@ mod tests {
         assert_eq!(idx.line_col(5), (2, 3));
         assert_eq!(idx.line_col(8), (3, 1));
         assert_eq!(idx.line_col(1000), (3, 2));
+        assert_eq!(idx.line_col(2), (1, 3), "the newline ends its line");
+        assert_eq!(idx.line_col(6), (2, 3), "inside é: its start");
+        assert_eq!(idx.line_col(7), (2, 4));
+        let empty = LineIndex::new("");
+        assert_eq!(empty.line_col(0), (1, 1));
     }
 
     #[test]

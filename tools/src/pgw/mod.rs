@@ -177,7 +177,7 @@ pub struct Emitted {
     /// The message: one JSON object, no newline.
     pub json: Vec<u8>,
     /// The record, or `None` for a deliberately invalid one.
-    pub record: Option<TrafficRecord>,
+    pub record: Option<TrafficRecord<'static>>,
     /// Why the parser refuses a deliberately invalid record.
     pub invalid: Option<Reason>,
 }
@@ -229,7 +229,7 @@ struct Pending {
     flow: u64,
     index: usize,
     key: u32,
-    record: TrafficRecord,
+    record: TrafficRecord<'static>,
 }
 
 impl Pending {

@@ -115,7 +115,7 @@ pub fn flow_records(
     flow_id: &str,
     session: &Session,
     opts: &Options,
-) -> Vec<TrafficRecord> {
+) -> Vec<TrafficRecord<'static>> {
     let (Some(first), Some(last)) = (flow.frames.first(), flow.frames.last()) else {
         return Vec::new();
     };
@@ -158,10 +158,10 @@ pub fn flow_records(
     let [c2s, s2c] = flights;
     let base = TrafficRecord {
         event: FlowEvent::Start,
-        flow_id: flow_id.to_owned(),
+        flow_id: flow_id.to_owned().into(),
         ts_ns: t0,
-        msisdn: (!opts.without_msisdn).then(|| session.msisdn.clone()),
-        imsi: (!opts.without_msisdn).then(|| session.imsi.clone()),
+        msisdn: (!opts.without_msisdn).then(|| session.msisdn.clone().into()),
+        imsi: (!opts.without_msisdn).then(|| session.imsi.clone().into()),
         ue_ip: flow.client.ip(),
         teid: Some(session.teid),
         l4: match flow.l4 {
@@ -188,7 +188,7 @@ pub fn flow_records(
     start.payload_c2s = c2s.take();
     start.payload_s2c = s2c.take();
     if opts.with_names {
-        start.name = flow.app.name.clone();
+        start.name = flow.app.name.clone().map(Into::into);
     }
     out.push(start);
     out.extend(
