@@ -1,5 +1,5 @@
-//! Flow-mode throughput against a real Kafka-protocol broker: one `tansu` (in-memory storage, on
-//! a loopback port, started by `tests/support/broker.rs`) and, in one run,
+//! Flow-mode throughput against a real Kafka-protocol broker: `tansu` (in-memory storage, on a
+//! loopback port, started by `tests/support/broker.rs`, a fresh one for each run) and, in one run,
 //!
 //! - a producer-only baseline: `pgw::kafka::publish` (the simulator's rdkafka `BaseProducer`)
 //!   sends the records, serialized beforehand, to a fresh input topic and waits for the last
@@ -261,7 +261,12 @@ fn topic_messages(brokers: &str, topic: &str, partitions: i32) -> anyhow::Result
 /// `/proc/self/stat` (clock ticks of 1/100 s): the figures that other jobs on the machine do not
 /// change much, unlike the rates.
 fn cpu_seconds() -> (f64, f64) {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    cpu_seconds_of("self")
+}
+
+/// CPU seconds of process `pid` (a number, or `self`) and of its waited-for children.
+fn cpu_seconds_of(pid: &str) -> (f64, f64) {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // Fields after the command name: state is field 3; utime, stime, cutime, cstime 14..=17.
     let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
     let f: Vec<f64> = rest
@@ -377,6 +382,9 @@ struct Rows {
     producer_cpu: Vec<f64>,
     /// CPU seconds of each pcgate process (start-up, group join and idle wait included).
     pcgate_cpu: Vec<f64>,
+    /// CPU seconds of the broker during each producer-only run, and during each pcgate run.
+    broker_cpu_producer: Vec<f64>,
+    broker_cpu_pcgate: Vec<f64>,
     /// Outputs of a pcgate run.
     outputs: u64,
 }
@@ -390,7 +398,6 @@ fn best_median(v: &[f64]) -> (f64, f64) {
 /// Producer-only then pcgate, `repeat` times, on one data set; checks every run.
 fn measure(
     p: &Params,
-    brokers: &str,
     records: &Records,
     policy: &Path,
     expected: PerTopic,
@@ -399,11 +406,19 @@ fn measure(
     let n = records.batch.len() as u64;
     let mut rows = Rows::default();
     for run in 0..p.repeat {
+        // A broker of its own for every run: tansu's in-memory storage slows down as it fills
+        // (a second 600 MB run took twice as long to publish as the first), which would
+        // compare a fresh broker with a full one.
+        let broker = broker::Broker::start();
+        let brokers = &broker.bootstrap();
         let topics = Topics::new(records.label, run);
         topics.create(brokers, p.partitions)?;
+        let broker_cpu = || cpu_seconds_of(&broker.pid().to_string()).0;
         let (own_before, _) = cpu_seconds();
+        let broker_before = broker_cpu();
         let published = kafka::publish(&KafkaOptions::new(brokers, &topics.input), &records.batch)?;
         let producer_cpu = cpu_seconds().0 - own_before;
+        let broker_after_producer = broker_cpu();
         if published.delivered != n || published.failed > 0 {
             bail!(
                 "producer-only: {} of {n} records acknowledged, {} failed",
@@ -412,6 +427,7 @@ fn measure(
             );
         }
         let c = pcgate_consume(p, brokers, &topics, run, policy, dir)?;
+        let broker_after_pcgate = broker_cpu();
         let on_broker = topics
             .outputs
             .iter()
@@ -454,6 +470,10 @@ fn measure(
         rows.pcgate.push(c.complete_s);
         rows.producer_cpu.push(producer_cpu);
         rows.pcgate_cpu.push(c.cpu_s);
+        rows.broker_cpu_producer
+            .push(broker_after_producer - broker_before);
+        rows.broker_cpu_pcgate
+            .push(broker_after_pcgate - broker_after_producer);
         rows.outputs = expected.iter().sum();
     }
     Ok(rows)
@@ -504,6 +524,12 @@ fn report(records: &Records, rows: &Rows) -> bool {
         "(CPU us/rec: median CPU time per record of the producer's process, of the whole pcgate \
          process; the broker's is in neither)"
     );
+    println!(
+        "broker (tansu) CPU us/rec: {:.2} while the producer-only run sends the records, {:.2} \
+         while pcgate reads them and sends its outputs",
+        us_per_record(&rows.broker_cpu_producer),
+        us_per_record(&rows.broker_cpu_pcgate)
+    );
     let ratios: Vec<f64> = rows
         .producer
         .iter()
@@ -542,11 +568,9 @@ fn main() -> anyhow::Result<()> {
     if p.small {
         sets.push(generate(&p, true, &dir)?);
     }
-    let broker = broker::Broker::start();
-    let brokers = broker.bootstrap();
     println!(
-        "tansu on {brokers} (in-memory storage); {} partitions per topic; {} cores; {} runs; \
-         pcgate's producer {}idempotent",
+        "tansu on loopback (in-memory storage), a fresh one for each run; {} partitions per \
+         topic; {} cores; {} runs; pcgate's producer {}idempotent",
         p.partitions,
         std::thread::available_parallelism().map_or(1, |n| n.get()),
         p.repeat,
@@ -559,10 +583,9 @@ fn main() -> anyhow::Result<()> {
             "{}: `pcgate consume --input` writes {} decisions, {} blocks, {} dead letters",
             records.label, expected[0], expected[1], expected[2]
         );
-        let rows = measure(&p, &brokers, records, &policy, expected, &dir)?;
+        let rows = measure(&p, records, &policy, expected, &dir)?;
         results.push((records, rows));
     }
-    drop(broker);
     let mut all_ok = true;
     for (records, rows) in &results {
         all_ok &= report(records, rows);
