@@ -79,7 +79,9 @@ fn brokers_down_mid_run_outputs_are_spooled_then_delivered_none_missing_none_ext
         ..Tuning::default()
     };
     let t0 = Instant::now();
-    let mut pcgate = Pcgate::start("pcgate", &bs, group, work.path(), &tuning, 3.0);
+    // Idle for 6 s ends the run: longer than the test takes to publish again once the brokers
+    // are back (its producer reconnects too), so that the rest is not missed.
+    let mut pcgate = Pcgate::start("pcgate", &bs, group, work.path(), &tuning, 6.0);
 
     // 1. Everything up: the first records' outputs arrive.
     publish(&bs, &s.records[..a]);
