@@ -79,6 +79,8 @@ pub(super) struct Records<'a> {
     data: &'a [u8],
     /// Offset of the next record; `data.len()` once reading has ended.
     pos: usize,
+    /// Bytes up to here were prefetched.
+    prefetched: usize,
     header: FileHeader,
 }
 
@@ -88,6 +90,7 @@ impl<'a> Records<'a> {
         Records {
             data,
             pos: FILE_HEADER_LEN.min(data.len()),
+            prefetched: 0,
             header,
         }
     }
@@ -128,7 +131,8 @@ impl<'a> Records<'a> {
             return self.stop(SkipReason::TruncatedFile);
         };
         self.pos += end;
-        super::mmap::prefetch(rest.get(end..).unwrap_or_default());
+        let ahead = self.pos.saturating_add(super::mmap::PREFETCH_AHEAD);
+        super::mmap::prefetch_ahead(self.data, &mut self.prefetched, ahead);
         // At most (2^32 - 1) * (10^9 + 1000) < 2^63: no overflow.
         let ts_ns = u64::from(ts_sec) * NANOS_PER_SEC + u64::from(ts_frac) * self.header.frac_ns;
         Some(Ok(RawPacket {

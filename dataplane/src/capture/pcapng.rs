@@ -181,6 +181,8 @@ pub(super) struct Blocks<'a> {
     data: &'a [u8],
     /// Offset of the next block; `data.len()` once reading has ended.
     pos: usize,
+    /// Bytes up to here were prefetched.
+    prefetched: usize,
     /// Byte order of the current section.
     big_endian: bool,
     /// The current section's interfaces by id; `None` for an IDB that could not be used.
@@ -195,6 +197,7 @@ impl<'a> Blocks<'a> {
         Blocks {
             data,
             pos: 0,
+            prefetched: 0,
             big_endian: false,
             interfaces: Vec::new(),
             last_ts_ns: 0,
@@ -255,6 +258,8 @@ impl<'a> Blocks<'a> {
                 return self.stop(SkipReason::CorruptRecord);
             }
             self.pos += total_len;
+            let ahead = self.pos.saturating_add(super::mmap::PREFETCH_AHEAD);
+            super::mmap::prefetch_ahead(self.data, &mut self.prefetched, ahead);
             // The block without its trailer: field reads past the body fail instead of reading
             // the trailing length.
             let body = whole.get(..body_len).unwrap_or_default();
