@@ -840,11 +840,12 @@ pub fn run_blocking<H: RecordHandler>(
                     partition: msg.partition(),
                     offset: msg.offset(),
                 };
-                // A rebalance in the poll that brought this message may have revoked
-                // partitions: the handler forgets them before it handles anything new.
-                revoke(&mut lock(&core), &mut handler);
-                handler.handle(msg.payload().unwrap_or_default(), &origin, &mut outs);
+                // One lock per message (only this thread's callbacks, run inside `poll`, take
+                // it otherwise). A rebalance in the poll that brought this message may have
+                // revoked partitions: the handler forgets them before it handles anything new.
                 let mut c = lock(&core);
+                revoke(&mut c, &mut handler);
+                handler.handle(msg.payload().unwrap_or_default(), &origin, &mut outs);
                 c.dispatch(msg.partition(), msg.offset(), &mut outs);
                 metrics.consumed.fetch_add(1, Ordering::Relaxed);
                 since_service += 1;
