@@ -161,8 +161,8 @@ fn flow_table(c: &mut Criterion) {
     let mut full = FlowTable::new(Timeouts::default(), TABLE_FLOWS);
     let mut roomy = FlowTable::new(Timeouts::default(), TABLE_FLOWS * 2);
     for (k, h) in &keys {
-        full.lookup_or_insert(k, *h, |s| flow(*k, s));
-        roomy.lookup_or_insert(k, *h, |s| flow(*k, s));
+        full.lookup_or_insert(k, *h, |s| flow(*k, s), |_, _| {});
+        roomy.lookup_or_insert(k, *h, |s| flow(*k, s), |_, _| {});
     }
     assert_eq!(full.len(), TABLE_FLOWS);
     let mut g = c.benchmark_group("flow_table_100k");
@@ -173,7 +173,7 @@ fn flow_table(c: &mut Criterion) {
             i = (i + 7_919) % TABLE_FLOWS;
             let (k, h) = &keys[i];
             black_box(matches!(
-                full.lookup_or_insert(k, *h, |s| flow(*k, s)),
+                full.lookup_or_insert(k, *h, |s| flow(*k, s), |_, _| {}),
                 Lookup::Found(_)
             ))
         })
@@ -183,7 +183,7 @@ fn flow_table(c: &mut Criterion) {
             i = (i + 7_919) % TABLE_FLOWS;
             let (k, h) = &absent[i];
             black_box(matches!(
-                full.lookup_or_insert(k, *h, |s| flow(*k, s)),
+                full.lookup_or_insert(k, *h, |s| flow(*k, s), |_, _| {}),
                 Lookup::Full
             ))
         })
@@ -192,7 +192,8 @@ fn flow_table(c: &mut Criterion) {
         b.iter(|| {
             i = (i + 7_919) % TABLE_FLOWS;
             let (k, h) = &absent[i];
-            if let Lookup::Created(slot) = roomy.lookup_or_insert(k, *h, |s| flow(*k, s)) {
+            if let Lookup::Created(slot) = roomy.lookup_or_insert(k, *h, |s| flow(*k, s), |_, _| {})
+            {
                 black_box(roomy.remove(slot).is_some());
             }
         })

@@ -162,6 +162,7 @@ impl Worker {
             table, counters, ..
         } = &mut self.flows;
         counters.flow_table_bytes = counters.flow_table_bytes.max(table.memory_bytes() as u64);
+        table.settle_all(|f, r| finish(counters, f, r, ended));
         table.drain(|f| finish(counters, f, EndReason::EndOfInput, ended));
     }
 }
@@ -185,9 +186,12 @@ fn track(
     table.advance(ts_ns, |f, r| finish(counters, f, r, ended));
     let (key, dir) = FlowKey::of(&packet);
     let hash = key.hash64();
-    let mut slot = match table.lookup_or_insert(&key, hash, |serial| {
-        new_flow(key, dir, serial, ts_ns, &packet, dns)
-    }) {
+    let mut slot = match table.lookup_or_insert(
+        &key,
+        hash,
+        |serial| new_flow(key, dir, serial, ts_ns, &packet, dns),
+        |f, r| finish(counters, f, r, ended),
+    ) {
         Lookup::Created(s) => {
             counters.flows += 1;
             counters.peak_flows = counters.peak_flows.max(table.len() as u64);
@@ -205,9 +209,12 @@ fn track(
             if let Some(old) = table.remove(slot) {
                 finish(counters, old, EndReason::Closed, ended);
             }
-            slot = match table.lookup_or_insert(&key, hash, |serial| {
-                new_flow(key, dir, serial, ts_ns, &packet, dns)
-            }) {
+            slot = match table.lookup_or_insert(
+                &key,
+                hash,
+                |serial| new_flow(key, dir, serial, ts_ns, &packet, dns),
+                |f, r| finish(counters, f, r, ended),
+            ) {
                 Lookup::Created(s) | Lookup::Found(s) => {
                     counters.flows += 1;
                     s

@@ -4,8 +4,15 @@
 //!
 //! The wheel is lazy: a flow is filed under the tick of its deadline when it is created; when that
 //! tick comes round, a flow that saw packets since is filed again under its new deadline, and
-//! one that did not is expired. Nothing is scanned that is not due, and a packet costs no wheel
-//! work at all.
+//! one that did not is expired. Nothing is scanned that is not due.
+//!
+//! The entries of a tick that comes round are not all looked at by the packet that crossed it:
+//! each costs a few cache misses (the flow has gone cold) and an expiry frees the flow's
+//! buffers, so doing them all at once made that packet wait microseconds. They are judged as of
+//! the time their tick came round, a few at a time by the packets that follow
+//! ([`SETTLE_PER_PACKET`]), and all of them before the next tick's; a packet of a flow whose
+//! entry still waits settles that entry first. So flows end exactly as if every due entry were
+//! looked at on time, whatever the number of packets (and so of workers) in between.
 
 use super::{EndReason, Flow, FlowKey, Timeouts};
 use hashbrown::HashTable;
@@ -20,6 +27,13 @@ pub const RESERVE_MAX: usize = 16 << 20;
 /// misses (its state has gone cold), so a tick of one second made a packet wait for ~30 of them.
 const WHEEL_TICKS: usize = 4096;
 const TICK_NS: u64 = 125_000_000;
+
+/// Due wheel entries looked at per packet (see the module documentation).
+pub const SETTLE_PER_PACKET: usize = 2;
+/// More due entries than this at once (after a gap in packet time, one turn of the wheel is
+/// every flow) are all looked at by the packet that found them: finding a waiting entry would
+/// otherwise mean scanning a long list.
+const SETTLE_LATER_MAX: usize = 256;
 
 /// A slot with a generation, so that a wheel entry for a slot since reused is recognised.
 #[derive(Clone, Copy, Debug)]
@@ -41,9 +55,13 @@ pub struct FlowTable {
     slots: Vec<Slot>,
     free: Vec<u32>,
     wheel: Vec<Vec<WheelEntry>>,
-    /// Spare vector swapped with the due bucket, so expiry allocates nothing in steady state.
-    spare: Vec<WheelEntry>,
-    /// The next tick the wheel has not processed yet (`None` before the first packet).
+    /// Entries of ticks that came round, not looked at yet, from `settled` on; kept (and its
+    /// capacity with it) so that expiry allocates nothing in steady state.
+    due: Vec<WheelEntry>,
+    settled: usize,
+    /// Packet time when the entries in `due` came due: they are judged as of then.
+    due_at_ns: u64,
+    /// The next tick the wheel has not moved to `due` yet (`None` before the first packet).
     next_tick: Option<u64>,
     timeouts: Timeouts,
     serial: u32,
@@ -72,7 +90,9 @@ impl FlowTable {
             slots: Vec::with_capacity(max_flows.min(RESERVE_MAX)),
             free: Vec::new(),
             wheel: (0..WHEEL_TICKS).map(|_| Vec::new()).collect(),
-            spare: Vec::new(),
+            due: Vec::new(),
+            settled: 0,
+            due_at_ns: 0,
             next_tick: None,
             timeouts,
             serial: 0,
@@ -116,19 +136,23 @@ impl FlowTable {
     }
 
     /// Finds the flow of `key` (whose hash is `hash`, from [`FlowKey::hash64`]), or creates it
-    /// with `make(serial)` when absent.
+    /// with `make(serial)` when absent. A flow found idle past its timeout whose wheel entry is
+    /// due but not yet looked at is expired first (handed to `expired`), and a new one made.
     pub fn lookup_or_insert(
         &mut self,
         key: &FlowKey,
         hash: u64,
         make: impl FnOnce(u32) -> Flow,
+        expired: impl FnMut(Flow, EndReason),
     ) -> Lookup {
         let slots = &self.slots;
         if let Some(&slot) = self
             .index
             .find(hash, |&s| Self::key_at(slots, s) == Some(key))
         {
-            return Lookup::Found(slot);
+            if !self.expire_if_due(slot, expired) {
+                return Lookup::Found(slot);
+            }
         }
         if self.live >= self.max_flows {
             return Lookup::Full;
@@ -184,54 +208,111 @@ impl FlowTable {
         self.wheel[(tick % WHEEL_TICKS as u64) as usize].push(entry);
     }
 
-    /// Moves packet time to `now_ns`: every flow idle past its timeout is removed and handed to
-    /// `expired`.
+    /// Moves packet time to `now_ns`: the entries of every tick it reaches become due, and a
+    /// few due entries are looked at (all of them when a new tick comes round): a flow idle past
+    /// its timeout is removed and handed to `expired`, one that saw packets is filed again.
     pub fn advance(&mut self, now_ns: u64, mut expired: impl FnMut(Flow, EndReason)) {
         let now_tick = now_ns / TICK_NS;
         let Some(mut tick) = self.next_tick else {
             self.next_tick = Some(now_tick);
             return;
         };
-        if now_tick < tick {
-            return;
-        }
-        // After a long gap, one turn of the wheel visits every bucket.
-        if now_tick - tick >= WHEEL_TICKS as u64 {
-            tick = now_tick - (WHEEL_TICKS as u64 - 1);
-        }
-        while tick <= now_tick {
-            self.next_tick = Some(tick + 1);
-            let bucket = (tick % WHEEL_TICKS as u64) as usize;
-            let mut due =
-                std::mem::replace(&mut self.wheel[bucket], std::mem::take(&mut self.spare));
-            for entry in due.drain(..) {
-                let Some(s) = self.slots.get(entry.slot as usize) else {
-                    continue;
-                };
-                if s.generation != entry.generation {
-                    continue;
-                }
-                let Some(flow) = &s.flow else { continue };
-                let deadline = flow.last_ts.saturating_add(flow.timeout_ns(&self.timeouts));
-                if deadline <= now_ns {
-                    if let Some(flow) = self.remove(entry.slot) {
-                        let reason = if flow.is_closed() {
-                            EndReason::Closed
-                        } else {
-                            EndReason::Idle
-                        };
-                        expired(flow, reason);
-                    }
-                } else {
-                    self.file(deadline, entry);
-                }
+        if now_tick >= tick {
+            // The entries still waiting were due as of an earlier time: judge them first.
+            self.settle(usize::MAX, &mut expired);
+            // After a long gap, one turn of the wheel visits every bucket.
+            if now_tick - tick >= WHEEL_TICKS as u64 {
+                tick = now_tick - (WHEEL_TICKS as u64 - 1);
             }
-            self.spare = due;
-            tick += 1;
+            for t in tick..=now_tick {
+                let bucket = &mut self.wheel[(t % WHEEL_TICKS as u64) as usize];
+                self.due.extend_from_slice(bucket);
+                bucket.clear();
+            }
+            self.next_tick = Some(now_tick + 1);
+            self.due_at_ns = now_ns;
+            if self.due.len() > SETTLE_LATER_MAX {
+                self.settle(usize::MAX, &mut expired);
+            }
+        }
+        self.settle(SETTLE_PER_PACKET, &mut expired);
+    }
+
+    /// Looks at up to `limit` due entries.
+    fn settle(&mut self, limit: usize, expired: &mut impl FnMut(Flow, EndReason)) {
+        let end = self.due.len().min(self.settled.saturating_add(limit));
+        while self.settled < end {
+            let entry = self.due[self.settled];
+            self.settled += 1;
+            self.judge(entry, expired);
+        }
+        if self.settled == self.due.len() {
+            self.due.clear();
+            self.settled = 0;
         }
     }
 
-    /// Removes every flow (end of input), in creation order. Only a list of (serial, slot)
+    /// Expires the flow of a due `entry` if it was idle past its timeout when the entry came
+    /// due, or files it again under its new deadline. Returns whether it expired.
+    fn judge(&mut self, entry: WheelEntry, expired: &mut impl FnMut(Flow, EndReason)) -> bool {
+        let Some(s) = self.slots.get(entry.slot as usize) else {
+            return false;
+        };
+        if s.generation != entry.generation {
+            return false;
+        }
+        let Some(flow) = &s.flow else { return false };
+        let deadline = flow.last_ts.saturating_add(flow.timeout_ns(&self.timeouts));
+        if deadline > self.due_at_ns {
+            self.file(deadline, entry);
+            return false;
+        }
+        let Some(flow) = self.remove(entry.slot) else {
+            return false;
+        };
+        let reason = if flow.is_closed() {
+            EndReason::Closed
+        } else {
+            EndReason::Idle
+        };
+        expired(flow, reason);
+        true
+    }
+
+    /// Settles the waiting due entry of the flow in `slot`, if it has one and the flow was
+    /// already idle past its timeout then; returns whether the flow expired.
+    fn expire_if_due(&mut self, slot: u32, mut expired: impl FnMut(Flow, EndReason)) -> bool {
+        if self.settled == self.due.len() {
+            return false;
+        }
+        // Only a flow idle past its deadline can have expired; most packets stop here.
+        let Some(flow) = self.get(slot) else {
+            return false;
+        };
+        if flow.last_ts.saturating_add(flow.timeout_ns(&self.timeouts)) > self.due_at_ns {
+            return false;
+        }
+        let generation = self.slots[slot as usize].generation;
+        let waiting = &mut self.due[self.settled..];
+        let Some(entry) = waiting
+            .iter_mut()
+            .find(|e| e.slot == slot && e.generation == generation)
+        else {
+            return false;
+        };
+        let found = *entry;
+        // Looked at now: the list keeps a dead entry in its place.
+        entry.slot = u32::MAX;
+        self.judge(found, &mut expired)
+    }
+
+    /// Looks at every due entry now (before the end of input).
+    pub fn settle_all(&mut self, mut expired: impl FnMut(Flow, EndReason)) {
+        self.settle(usize::MAX, &mut expired);
+    }
+
+    /// Removes every flow (end of input), in creation order; [`FlowTable::settle_all`] first
+    /// ends those already due. Only a list of (serial, slot)
     /// pairs is sorted: the flows stay where they are until handed out.
     pub fn drain(&mut self, mut each: impl FnMut(Flow)) {
         let mut order: Vec<(u32, u32)> = self
@@ -256,6 +337,8 @@ impl FlowTable {
         for bucket in &mut self.wheel {
             bucket.clear();
         }
+        self.due.clear();
+        self.settled = 0;
         self.live = 0;
     }
 }
@@ -288,7 +371,7 @@ mod tests {
     }
 
     fn insert(t: &mut FlowTable, k: FlowKey, ts: u64) -> u32 {
-        match t.lookup_or_insert(&k, k.hash64(), |serial| flow(k, serial, ts)) {
+        match t.lookup_or_insert(&k, k.hash64(), |serial| flow(k, serial, ts), |_, _| {}) {
             Lookup::Created(s) | Lookup::Found(s) => s,
             Lookup::Full => panic!("full"),
         }
@@ -300,7 +383,7 @@ mod tests {
         let k = key(1000, L4::Tcp);
         let s = insert(&mut t, k, 0);
         assert!(
-            matches!(t.lookup_or_insert(&k, k.hash64(), |_| unreachable!()), Lookup::Found(x) if x == s)
+            matches!(t.lookup_or_insert(&k, k.hash64(), |_| unreachable!(), |_, _| {}), Lookup::Found(x) if x == s)
         );
         assert_eq!(t.len(), 1);
     }
@@ -341,7 +424,7 @@ mod tests {
         insert(&mut t, key(1, L4::Tcp), 0);
         let k = key(2, L4::Tcp);
         assert!(matches!(
-            t.lookup_or_insert(&k, k.hash64(), |s| flow(k, s, 0)),
+            t.lookup_or_insert(&k, k.hash64(), |s| flow(k, s, 0), |_, _| {}),
             Lookup::Full
         ));
     }
@@ -377,8 +460,78 @@ mod tests {
         }
         let mut n = 0;
         t.advance(100_000 * S, |_, _| n += 1);
+        t.settle_all(|_, _| n += 1);
         assert_eq!(n, 5);
         assert!(t.is_empty());
+        let many = SETTLE_LATER_MAX as u16 + 1;
+        let mut t = FlowTable::new(Timeouts::default(), 1000);
+        t.advance(0, |_, _| {});
+        for p in 0..many {
+            insert(&mut t, key(p, L4::Tcp), 0);
+        }
+        let mut n = 0;
+        t.advance(100_000 * S, |_, _| n += 1);
+        assert_eq!(n, usize::from(many), "a long list is settled at once");
+    }
+
+    /// Ten idle flows and one busy one, due at the same tick.
+    fn table_with_a_due_tick() -> (FlowTable, Vec<FlowKey>, FlowKey) {
+        let timeouts = Timeouts {
+            udp_idle_s: 10,
+            ..Timeouts::default()
+        };
+        let mut t = FlowTable::new(timeouts, 100);
+        t.advance(0, |_, _| {});
+        let idle: Vec<FlowKey> = (1..=10).map(|p| key(p, L4::Udp)).collect();
+        for &k in &idle {
+            insert(&mut t, k, 0);
+        }
+        let busy = key(100, L4::Udp);
+        let b = insert(&mut t, busy, 0);
+        t.get_mut(b).unwrap().last_ts = 5 * S;
+        (t, idle, busy)
+    }
+
+    #[test]
+    fn a_due_tick_is_settled_a_few_entries_per_packet() {
+        let (mut t, idle, busy) = table_with_a_due_tick();
+        let mut gone = Vec::new();
+        t.advance(10 * S, |f, r| gone.push((f.key, r)));
+        assert_eq!(gone.len(), SETTLE_PER_PACKET);
+        for _ in 0..10 {
+            t.advance(10 * S + 1, |f, r| gone.push((f.key, r)));
+        }
+        assert_eq!(gone.len(), idle.len());
+        assert!(gone
+            .iter()
+            .all(|&(k, r)| idle.contains(&k) && r == EndReason::Idle));
+        assert_eq!(t.len(), 1, "the busy flow was filed again");
+        // The busy flow's new deadline (15 s) comes round in its own time.
+        t.advance(15 * S, |f, _| gone.push((f.key, EndReason::Idle)));
+        assert_eq!(gone.last().map(|g| g.0), Some(busy));
+    }
+
+    #[test]
+    fn a_packet_of_a_waiting_idle_flow_ends_it_first() {
+        let (mut t, idle, busy) = table_with_a_due_tick();
+        let mut gone = Vec::new();
+        t.advance(10 * S, |f, r| gone.push((f.key, r)));
+        // The last idle flow's entry still waits; its packet must not revive it.
+        let late = idle[9];
+        let made = t.lookup_or_insert(
+            &late,
+            late.hash64(),
+            |serial| flow(late, serial, 10 * S),
+            |f, r| gone.push((f.key, r)),
+        );
+        assert!(matches!(made, Lookup::Created(_)));
+        assert_eq!(gone.last(), Some(&(late, EndReason::Idle)));
+        // A busy flow whose entry waits is found as it is.
+        let found = t.lookup_or_insert(&busy, busy.hash64(), |_| unreachable!(), |_, _| {});
+        assert!(matches!(found, Lookup::Found(_)));
+        t.settle_all(|f, r| gone.push((f.key, r)));
+        assert_eq!(gone.len(), idle.len());
+        assert_eq!(t.len(), 2, "the busy flow and the new one");
     }
 
     #[test]
