@@ -12,4 +12,5 @@ pub mod decode;
 pub mod engine;
 pub mod flow;
 pub mod inspect;
+pub(crate) mod lines;
 pub mod policy;

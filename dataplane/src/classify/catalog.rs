@@ -31,6 +31,7 @@ use toml::Spanned;
 
 use super::domains::{Cover, MAX_NAME_LEN};
 use super::{AppId, AppNames, Category};
+use crate::lines::LineIndex;
 
 /// Shortest substring signature accepted: shorter ones match unrelated names.
 pub const MIN_SUBSTRING_LEN: usize = 5;
@@ -252,19 +253,6 @@ struct RawApp {
     ports: Vec<Spanned<i64>>,
 }
 
-/// 1-based line and column (in characters) of byte `offset` in `text`.
-pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let mut offset = offset.min(text.len());
-    while !text.is_char_boundary(offset) {
-        offset -= 1;
-    }
-    let before = text.get(..offset).unwrap_or("");
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    let column = before.get(line_start..).map_or(0, |s| s.chars().count()) + 1;
-    (line, column)
-}
-
 /// Checks a domain name's text form: letters, digits, `-` and `_`, non-empty labels of at most
 /// 63 bytes, at most 253 bytes in all (RFC 1035 section 2.3.4; `_` is allowed because service
 /// names use it).
@@ -294,13 +282,13 @@ pub(crate) fn check_domain(name: &str) -> Result<(), &'static str> {
 
 /// Collects validation errors with positions.
 struct Problems<'t> {
-    text: &'t str,
+    lines: &'t LineIndex<'t>,
     errors: Vec<ValidationError>,
 }
 
 impl Problems<'_> {
     fn push(&mut self, span: Range<usize>, app: &str, field: &'static str, message: String) {
-        let (line, column) = line_col(self.text, span.start);
+        let (line, column) = self.lines.line_col(span.start);
         self.errors.push(ValidationError {
             line,
             column,
@@ -321,7 +309,9 @@ impl Catalog {
     /// Parse and validate a catalog. `source` names it in errors (a path, or `"<embedded>"`).
     pub fn from_toml_str(text: &str, source: &str) -> Result<Catalog, CatalogError> {
         let raw: RawFile = toml::from_str(text).map_err(|e| {
-            let (line, column) = e.span().map_or((0, 0), |s| line_col(text, s.start));
+            let (line, column) = e
+                .span()
+                .map_or((0, 0), |s| LineIndex::new(text).line_col(s.start));
             CatalogError::Syntax {
                 source_name: source.to_string(),
                 line,
@@ -329,8 +319,9 @@ impl Catalog {
                 message: e.message().trim_end().to_string(),
             }
         })?;
+        let lines = LineIndex::new(text);
         let mut p = Problems {
-            text,
+            lines: &lines,
             errors: Vec::new(),
         };
         if let Some(v) = &raw.version {
@@ -396,7 +387,7 @@ impl Catalog {
                             format!("duplicate app id `{v}` (first at line {first})"),
                         );
                     } else {
-                        let (line, _) = line_col(text, id.span().start);
+                        let (line, _) = lines.line_col(id.span().start);
                         id_lines.insert(v.clone(), line);
                     }
                 }
@@ -456,7 +447,7 @@ impl Catalog {
                     );
                     continue;
                 }
-                let (line, _) = line_col(text, d.span().start);
+                let (line, _) = lines.line_col(d.span().start);
                 let mut conflict = None;
                 if matches!(rule_kind, Cover::Exact | Cover::Both) {
                     conflict = conflict.or_else(|| exact_claims.get(&normal));
@@ -524,7 +515,7 @@ impl Catalog {
                 match bad {
                     Some(m) => p.push(s.span(), &label, "substrings", m),
                     None => {
-                        let (line, _) = line_col(text, s.span().start);
+                        let (line, _) = lines.line_col(s.span().start);
                         substring_claims.insert(
                             normal.clone(),
                             Claim {
@@ -553,7 +544,7 @@ impl Catalog {
                                 ),
                             );
                         } else {
-                            let (line, _) = line_col(text, s.span().start);
+                            let (line, _) = lines.line_col(s.span().start);
                             prefix_claims.insert(
                                 prefix,
                                 Claim {
@@ -904,13 +895,5 @@ domains = ["x.com"]
         assert!(IpPrefix::parse("0.0.0.0/0")
             .unwrap()
             .contains("8.8.8.8".parse().unwrap()));
-    }
-
-    #[test]
-    fn line_col_counts_from_one_and_handles_odd_offsets() {
-        assert_eq!(line_col("ab\ncd", 0), (1, 1));
-        assert_eq!(line_col("ab\ncd", 4), (2, 2));
-        assert_eq!(line_col("ab\ncd", 99), (2, 3));
-        assert_eq!(line_col("é\nx", 1), (1, 1));
     }
 }

@@ -13,13 +13,14 @@ use toml::Spanned;
 use crate::classify::{AppId, AppNames, Category};
 
 use super::decide::DOH_HOSTS;
-use super::error::{LineIndex, PolicyError, PolicyErrorKind as K, PolicyErrors};
+use super::error::{PolicyError, PolicyErrorKind as K, PolicyErrors};
 use super::lookup::{addr_bits, mask, SessionTableBuilder};
 use super::model::{PolicyFile, ProfileModel, QuotaModel, ScheduleModel, SubscriberModel};
 use super::quota::{Quota, QuotaTarget};
 use super::schedule::{parse_hhmm, Days, Window, WindowRules};
 use super::sets::{normalize_domain, AppSet, CategorySet, DomainSet};
 use super::{next_uid, Policy, Profile, Subscriber, UnknownMode};
+use crate::lines::LineIndex;
 
 /// Compiles `text`; see [`Policy::from_toml_str`].
 pub(crate) fn compile(

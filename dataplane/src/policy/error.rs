@@ -4,7 +4,6 @@
 //! ([`PolicyErrors`]), so that one pass over the file fixes all of them.
 
 use std::fmt;
-use std::ops::Range;
 
 /// What is wrong with one value of a policy file.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -117,68 +116,9 @@ impl fmt::Display for PolicyErrors {
 
 impl std::error::Error for PolicyErrors {}
 
-/// Turns byte offsets of one text into 1-based line and column numbers (the line by a binary
-/// search of the line starts: a policy of many subscribers asks once per entry).
-pub(crate) struct LineIndex<'a> {
-    text: &'a str,
-    /// Byte offset of the start of every line after the first.
-    line_starts: Vec<usize>,
-}
-
-impl<'a> LineIndex<'a> {
-    pub(crate) fn new(text: &'a str) -> Self {
-        let line_starts = text
-            .bytes()
-            .enumerate()
-            .filter(|&(_, b)| b == b'\n')
-            .map(|(i, _)| i + 1)
-            .collect();
-        LineIndex { text, line_starts }
-    }
-
-    /// Line and column of a byte offset (clamped to the text; a column counts characters).
-    pub(crate) fn line_col(&self, offset: usize) -> (usize, usize) {
-        let mut offset = offset.min(self.text.len());
-        while !self.text.is_char_boundary(offset) {
-            offset -= 1;
-        }
-        // Lines starting at or before the offset (a newline at `offset` itself is after it).
-        let line = self.line_starts.partition_point(|&start| start <= offset);
-        let line_start = line
-            .checked_sub(1)
-            .and_then(|i| self.line_starts.get(i).copied())
-            .unwrap_or(0);
-        let column = self
-            .text
-            .get(line_start..offset)
-            .map_or(0, |s| s.chars().count())
-            + 1;
-        (line + 1, column)
-    }
-
-    pub(crate) fn line(&self, span: &Range<usize>) -> usize {
-        self.line_col(span.start).0
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn line_col_counts_lines_and_characters() {
-        let idx = LineIndex::new("ab\ncdé\nf");
-        assert_eq!(idx.line_col(0), (1, 1));
-        assert_eq!(idx.line_col(3), (2, 1));
-        assert_eq!(idx.line_col(5), (2, 3));
-        assert_eq!(idx.line_col(8), (3, 1));
-        assert_eq!(idx.line_col(1000), (3, 2));
-        assert_eq!(idx.line_col(2), (1, 3), "the newline ends its line");
-        assert_eq!(idx.line_col(6), (2, 3), "inside é: its start");
-        assert_eq!(idx.line_col(7), (2, 4));
-        let empty = LineIndex::new("");
-        assert_eq!(empty.line_col(0), (1, 1));
-    }
 
     #[test]
     fn display_names_file_line_and_field() {
