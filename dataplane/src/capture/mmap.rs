@@ -52,6 +52,15 @@ impl Mapping {
     }
 }
 
+/// Reads one byte of every page of `bytes`, which makes the kernel map the pages in (a page
+/// fault each, taken by the calling thread).
+pub(super) fn fault_in(bytes: &[u8]) {
+    const PAGE: usize = 4096;
+    for b in bytes.iter().step_by(PAGE) {
+        std::hint::black_box(*b);
+    }
+}
+
 /// Bytes ahead of the reader that [`prefetch_ahead`] keeps asking the CPU to bring into cache.
 pub(super) const PREFETCH_AHEAD: usize = 4096;
 

@@ -7,6 +7,10 @@
 //! never copied: they stay in the mapping, which outlives the scoped worker threads (the one
 //! exception is a datagram reassembled from IP fragments, copied once).
 //!
+//! A worker with no batch waiting maps in the capture's pages a few MB ahead of the dispatcher
+//! ([`FaultAhead`]), so that the kernel's page faults, much of the cost of walking a mapped
+//! capture, do not fall on the one thread every packet passes through.
+//!
 //! When the policy in force counts quotas, all flows of a listed subscriber go to one worker
 //! (chosen by the subscriber, not the flow): quota minutes are shared by a subscriber's flows,
 //! and one worker sees them in packet order, so a replay decides quotas the same way whatever
@@ -26,12 +30,19 @@ use crate::flow::dns_cache::DnsCache;
 use crate::flow::{EndReason, Flow};
 use crate::policy::SubscriberRef;
 use crossbeam_channel::{bounded, Receiver, Sender, TryRecvError};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 /// Packets per batch.
 const BATCH: usize = 256;
 /// Batches in flight per worker.
 const QUEUE: usize = 16;
+/// Bytes of capture a waiting worker maps in at a time, and how far ahead of the dispatcher
+/// workers map in pages at most.
+const FAULT_CHUNK: usize = 256 << 10;
+const FAULT_AHEAD: usize = 8 << 20;
+/// Packets between two reports of the dispatcher's position to [`FaultAhead`].
+const POSITION_EVERY: u32 = 256;
 
 /// One packet handed to a worker.
 struct Item<'a> {
@@ -48,6 +59,7 @@ type Batch<'a> = Vec<Item<'a>>;
 pub fn run<'a>(captures: &'a [Capture], config: &ReplayConfig, sink: &impl ReplaySink) -> Counters {
     let workers = config.workers.max(1);
     let dns = Arc::new(DnsCache::new(config.worker.dns_cache_entries));
+    let ahead = FaultAhead::new(captures);
     std::thread::scope(|scope| {
         let mut lanes = Vec::with_capacity(workers);
         let mut handles = Vec::with_capacity(workers);
@@ -56,14 +68,23 @@ pub fn run<'a>(captures: &'a [Capture], config: &ReplayConfig, sink: &impl Repla
             let (back_tx, back_rx) = bounded::<Batch<'a>>(QUEUE + 2);
             let dns = Arc::clone(&dns);
             let (worker, enforcer) = (config.worker, config.enforcer.clone());
-            handles.push(scope.spawn(move || work(worker, enforcer, dns, rx, back_tx, sink)));
+            let ahead = &ahead;
+            handles
+                .push(scope.spawn(move || work(worker, enforcer, dns, rx, back_tx, ahead, sink)));
             lanes.push(Lane {
                 tx,
                 back: back_rx,
                 batch: Vec::with_capacity(BATCH),
             });
         }
-        let mut counters = dispatch(captures, &mut lanes, &dns, config.enforcer.as_deref(), sink);
+        let mut counters = dispatch(
+            captures,
+            &mut lanes,
+            &dns,
+            config.enforcer.as_deref(),
+            &ahead,
+            sink,
+        );
         drop(lanes);
         for h in handles {
             match h.join() {
@@ -111,6 +132,7 @@ fn dispatch<'a>(
     lanes: &mut [Lane<'a>],
     dns: &DnsCache,
     enforcer: Option<&Enforcer>,
+    ahead: &FaultAhead<'_>,
     sink: &impl ReplaySink,
 ) -> Counters {
     let mut affinity = Affinity::new(enforcer);
@@ -124,8 +146,11 @@ fn dispatch<'a>(
         let mut packets = capture.packets();
         while let Some(item) = packets.next() {
             seen = seen.wrapping_add(1);
-            if seen.is_multiple_of(TICK_PACKETS) {
-                sink.tick(done + packets.offset() as u64, total);
+            if seen.is_multiple_of(POSITION_EVERY) {
+                ahead.reached(done as usize + packets.offset());
+                if seen.is_multiple_of(TICK_PACKETS) {
+                    sink.tick(done + packets.offset() as u64, total);
+                }
             }
             let raw = match item {
                 Ok(raw) => raw,
@@ -253,19 +278,90 @@ fn rebase<'a>(packet: &Packet<'_>, frame: &'a [u8]) -> Option<&'a [u8]> {
     frame.get(start..start.checked_add(packet.payload.len())?)
 }
 
+/// Page faults of the mapped captures, taken by waiting workers ahead of the dispatcher: walking
+/// a capture is the dispatcher's work, the one part of a replay that does not spread over
+/// workers, and faulting the mapping in (the kernel maps a file's pages as they are first
+/// touched) is much of it. The captures count as one run of bytes, laid end to end.
+struct FaultAhead<'a> {
+    captures: &'a [Capture],
+    total: usize,
+    /// Where the dispatcher is.
+    reader: AtomicUsize,
+    /// Where the pages not yet claimed by a worker start.
+    claimed: AtomicUsize,
+}
+
+impl<'a> FaultAhead<'a> {
+    fn new(captures: &'a [Capture]) -> FaultAhead<'a> {
+        FaultAhead {
+            captures,
+            total: captures.iter().map(Capture::len).sum(),
+            reader: AtomicUsize::new(0),
+            claimed: AtomicUsize::new(0),
+        }
+    }
+
+    /// The dispatcher has read up to `position`.
+    fn reached(&self, position: usize) {
+        self.reader.store(position, Ordering::Relaxed);
+    }
+
+    /// Maps in the next chunk ahead of the dispatcher, if one is within reach; returns whether
+    /// there was one.
+    fn step(&self) -> bool {
+        let reader = self.reader.load(Ordering::Relaxed);
+        // Pages the dispatcher has passed are mapped already.
+        let start = self
+            .claimed
+            .fetch_max(reader, Ordering::Relaxed)
+            .max(reader);
+        if start >= self.total || start >= reader.saturating_add(FAULT_AHEAD) {
+            return false;
+        }
+        let end = start.saturating_add(FAULT_CHUNK).min(self.total);
+        if self
+            .claimed
+            .compare_exchange(start, end, Ordering::Relaxed, Ordering::Relaxed)
+            .is_err()
+        {
+            return true; // another worker took it: there may be more
+        }
+        let mut base = 0;
+        for c in self.captures {
+            let len = c.len();
+            if start < base + len && end > base {
+                c.fault_in(start.saturating_sub(base)..end - base);
+            }
+            base += len;
+        }
+        true
+    }
+}
+
 fn work<'a>(
     config: WorkerConfig,
     enforcer: Option<Arc<Enforcer>>,
     dns: Arc<DnsCache>,
     rx: Receiver<Batch<'a>>,
     back: Sender<Batch<'a>>,
+    ahead: &FaultAhead<'_>,
     sink: &impl ReplaySink,
 ) -> Counters {
     let mut worker = Worker::with_shared_dns(config, dns, false);
     if let Some(e) = enforcer {
         worker = worker.with_enforcer(e);
     }
-    for mut batch in rx.iter() {
+    loop {
+        // With no batch waiting, map in the capture ahead of the dispatcher, then wait.
+        let mut batch = match rx.try_recv() {
+            Ok(b) => b,
+            Err(TryRecvError::Empty) if ahead.step() => continue,
+            Err(TryRecvError::Empty) => match rx.recv() {
+                Ok(b) => b,
+                Err(_) => break,
+            },
+            Err(TryRecvError::Disconnected) => break,
+        };
         for item in batch.drain(..) {
             let mut ended = |f: Flow, r: EndReason| sink.flow_ended(f, r);
             match &item.owned {
@@ -284,4 +380,43 @@ fn work<'a>(
     }
     worker.finish(&mut |f, r| sink.flow_ended(f, r));
     worker.counters().clone()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A pcap file header (little-endian, Ethernet) followed by zeros up to `len` bytes.
+    fn capture(len: usize) -> Capture {
+        let mut bytes = vec![0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0];
+        bytes.extend_from_slice(&[0; 8]);
+        bytes.extend_from_slice(&262_144u32.to_le_bytes());
+        bytes.extend_from_slice(&1u32.to_le_bytes());
+        bytes.resize(len, 0);
+        Capture::from_bytes("test", bytes).expect("a pcap header")
+    }
+
+    fn steps(ahead: &FaultAhead<'_>) -> usize {
+        let mut n = 0;
+        while ahead.step() {
+            n += 1;
+            assert!(n < 10_000, "step never stops");
+        }
+        n
+    }
+
+    #[test]
+    fn waiting_workers_map_in_chunks_ahead_of_the_dispatcher_and_no_further() {
+        let captures = [capture(3 * FAULT_CHUNK), capture(FAULT_AHEAD)];
+        let total = 3 * FAULT_CHUNK + FAULT_AHEAD;
+        let ahead = FaultAhead::new(&captures);
+        assert_eq!(steps(&ahead), FAULT_AHEAD / FAULT_CHUNK, "up to the reach");
+        ahead.reached(2 * FAULT_CHUNK);
+        assert_eq!(steps(&ahead), 2, "the reach moved two chunks");
+        // A dispatcher that got ahead of the claims: nothing behind it is mapped again.
+        ahead.reached(total - FAULT_CHUNK / 2);
+        assert_eq!(steps(&ahead), 1, "only what is left of the last chunk");
+        assert_eq!(ahead.claimed.load(Ordering::Relaxed), total);
+        assert!(!ahead.step());
+    }
 }
