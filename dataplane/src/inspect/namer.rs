@@ -109,6 +109,17 @@ enum Kind {
     Other,
 }
 
+/// What the first bytes of a side say it carries; `None` while they are too few to tell (none
+/// yet, or a prefix of a request method while more can come).
+fn first_bytes(bytes: &[u8], full: bool) -> Option<Kind> {
+    match bytes.first()? {
+        0x16 => Some(Kind::Tls),
+        _ if http::looks_like_request(bytes) && bytes.len() < 8 && !full => None,
+        _ if http::looks_like_request(bytes) => Some(Kind::Http),
+        _ => Some(Kind::Other),
+    }
+}
+
 /// Why a side stopped; counted by the caller.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Failure {
@@ -276,6 +287,9 @@ impl Namer {
     }
 
     fn feed_tcp(&mut self, seg: &Segment<'_>) -> Option<FlowName> {
+        if let Some(found) = self.feed_tcp_in_place(seg) {
+            return found;
+        }
         let side = &mut self.sides[seg.side];
         match side {
             SideState::Done | SideState::Quic(_) | SideState::DnsTcp(_) => return None,
@@ -287,16 +301,7 @@ impl Namer {
         }
         if let SideState::Pending(s) = side {
             let bytes = s.contiguous();
-            let kind = match bytes.first() {
-                None => return None,
-                Some(0x16) => Kind::Tls,
-                // A prefix of a method: wait for a few more bytes before deciding.
-                Some(_) if http::looks_like_request(bytes) && bytes.len() < 8 && !s.is_full() => {
-                    return None
-                }
-                Some(_) if http::looks_like_request(bytes) => Kind::Http,
-                Some(_) => Kind::Other,
-            };
+            let kind = first_bytes(bytes, s.is_full())?;
             let SideState::Pending(s) = std::mem::take(side) else {
                 return None;
             };
@@ -309,51 +314,100 @@ impl Namer {
         match side {
             SideState::Tls(s) => {
                 let full = s.is_full();
-                let parsed = tls::parse_client_hello_records(s.contiguous());
-                match parsed {
+                match tls::parse_client_hello_records(s.contiguous()) {
                     Err(tls::TlsError::Incomplete) if !full => None,
-                    Ok(hello) => {
-                        *side = SideState::Done;
-                        self.proto = Some(Proto::Tls);
-                        Some(FlowName {
-                            proto: Some(Proto::Tls),
-                            source: hello.sni.is_some().then_some(NameSource::Sni),
-                            name: hello.sni,
-                            alpn: hello.alpn,
-                        })
-                    }
-                    Err(e) => {
-                        if e != tls::TlsError::NotClientHello {
-                            self.failure.get_or_insert(Failure::Tls(e));
-                        }
-                        *side = SideState::Done;
-                        None
-                    }
+                    parsed => self.tls_read(seg.side, parsed),
                 }
             }
             SideState::Http(s) => {
                 let full = s.is_full();
-                let parsed = http::parse_request_host(s.contiguous());
-                match parsed {
+                match http::parse_request_host(s.contiguous()) {
                     Err(http::HttpError::Incomplete) if !full => None,
-                    Ok(host) => {
-                        *side = SideState::Done;
-                        self.proto = Some(Proto::Http);
-                        Some(FlowName {
-                            proto: Some(Proto::Http),
-                            source: host.is_some().then_some(NameSource::Host),
-                            name: host,
-                            alpn: Default::default(),
-                        })
-                    }
-                    Err(e) => {
-                        self.failure.get_or_insert(Failure::Http(e));
-                        *side = SideState::Done;
-                        None
-                    }
+                    parsed => self.http_read(seg.side, parsed),
                 }
             }
             _ => None,
+        }
+    }
+
+    /// A side's first segment, read where it lies: most hellos and requests fit in one segment,
+    /// and then no stream buffer is made for them. `None` when the segment is not the first
+    /// bytes of its side, or does not hold a whole hello or request: the stream takes it. Reads
+    /// exactly what the stream would hold, so the outcome is the same either way.
+    fn feed_tcp_in_place(&mut self, seg: &Segment<'_>) -> Option<Option<FlowName>> {
+        let starts = match &self.sides[seg.side] {
+            SideState::Undecided => seg.flags & crate::decode::tcp_flags::SYN == 0,
+            SideState::Pending(s) => s.would_start_with(seg.seq, seg.flags),
+            _ => false,
+        };
+        if !starts {
+            return None;
+        }
+        let bytes = &seg.payload[..seg.payload.len().min(STREAM_LIMIT as usize)];
+        let full = bytes.len() >= STREAM_LIMIT as usize;
+        match first_bytes(bytes, full)? {
+            Kind::Tls => match tls::parse_client_hello_records(bytes) {
+                Err(tls::TlsError::Incomplete) => None,
+                parsed => Some(self.tls_read(seg.side, parsed)),
+            },
+            Kind::Http => match http::parse_request_host(bytes) {
+                Err(http::HttpError::Incomplete) => None,
+                parsed => Some(self.http_read(seg.side, parsed)),
+            },
+            Kind::Other => {
+                self.sides[seg.side] = SideState::Done;
+                Some(None)
+            }
+        }
+    }
+
+    /// A side's ClientHello read to the end (or failed): the side is done.
+    fn tls_read(
+        &mut self,
+        side: usize,
+        parsed: Result<tls::ClientHello, tls::TlsError>,
+    ) -> Option<FlowName> {
+        self.sides[side] = SideState::Done;
+        match parsed {
+            Ok(hello) => {
+                self.proto = Some(Proto::Tls);
+                Some(FlowName {
+                    proto: Some(Proto::Tls),
+                    source: hello.sni.is_some().then_some(NameSource::Sni),
+                    name: hello.sni,
+                    alpn: hello.alpn,
+                })
+            }
+            Err(e) => {
+                if e != tls::TlsError::NotClientHello {
+                    self.failure.get_or_insert(Failure::Tls(e));
+                }
+                None
+            }
+        }
+    }
+
+    /// A side's request read to the end of its headers (or failed): the side is done.
+    fn http_read(
+        &mut self,
+        side: usize,
+        parsed: Result<Option<std::sync::Arc<str>>, http::HttpError>,
+    ) -> Option<FlowName> {
+        self.sides[side] = SideState::Done;
+        match parsed {
+            Ok(host) => {
+                self.proto = Some(Proto::Http);
+                Some(FlowName {
+                    proto: Some(Proto::Http),
+                    source: host.is_some().then_some(NameSource::Host),
+                    name: host,
+                    alpn: Default::default(),
+                })
+            }
+            Err(e) => {
+                self.failure.get_or_insert(Failure::Http(e));
+                None
+            }
         }
     }
 

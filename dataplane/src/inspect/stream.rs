@@ -103,6 +103,11 @@ impl StreamBuf {
         }
     }
 
+    /// Whether nothing is held.
+    pub fn is_empty(&self) -> bool {
+        self.filled.is_empty()
+    }
+
     /// Whether bytes beyond the limit were offered and dropped.
     pub fn overflowed(&self) -> bool {
         self.overflowed
@@ -220,6 +225,13 @@ impl TcpStream {
     /// The stream's bytes from its start up to the first gap.
     pub fn contiguous(&self) -> &[u8] {
         self.buf.contiguous()
+    }
+
+    /// Whether the stream holds nothing yet and a segment (no SYN) at `seq` would be its first
+    /// bytes, placed at its start.
+    pub fn would_start_with(&self, seq: u32, flags: u8) -> bool {
+        use crate::decode::tcp_flags::SYN;
+        flags & SYN == 0 && self.buf.is_empty() && self.base.is_none_or(|base| base == seq)
     }
 
     pub fn is_full(&self) -> bool {
