@@ -123,7 +123,7 @@ impl FlowTable {
         let index_entry = (std::mem::size_of::<u32>() + 1) * 8 / 7;
         self.slots.len() * (std::mem::size_of::<Slot>() + index_entry)
             + self.free.capacity() * 4
-            + self.wheel.iter().map(|b| b.capacity()).sum::<usize>()
+            + (self.wheel.iter().map(|b| b.capacity()).sum::<usize>() + self.due.capacity())
                 * std::mem::size_of::<WheelEntry>()
     }
 
