@@ -105,6 +105,7 @@ struct Lane<'a> {
 }
 
 impl<'a> Lane<'a> {
+    #[inline]
     fn push(&mut self, item: Item<'a>) {
         self.batch.push(item);
         if self.batch.len() == BATCH {
@@ -362,7 +363,8 @@ fn work<'a>(
             },
             Err(TryRecvError::Disconnected) => break,
         };
-        for item in batch.drain(..) {
+        // Read in place (an item is about 100 bytes: moving each out costs a copy).
+        for item in &batch {
             let mut ended = |f: Flow, r: EndReason| sink.flow_ended(f, r);
             match &item.owned {
                 None => worker.process_decoded(item.ts_ns, item.orig_len, &item.packet, &mut ended),
@@ -375,6 +377,7 @@ fn work<'a>(
                 }
             }
         }
+        batch.clear();
         // The dispatcher may have stopped taking batches back; then this one is dropped.
         let _ = back.try_send(batch);
     }
