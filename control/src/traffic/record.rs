@@ -3,8 +3,10 @@
 //!
 //! [`TrafficRecord::parse`] turns the bytes of one Kafka message into a checked record or an
 //! [`Invalid`] that says why (a stable reason code for counting and the dead-letter topic) and
-//! where (the field, or serde's line and column). [`TrafficRecord::to_json`] writes the same
-//! format; `pgw-sim` publishes with it, so producer and consumer share one definition.
+//! where (the field, or serde's line and column). The common form of a record is read by a quick
+//! reader of its own (`fast`); serde_json reads the rest and says why it refuses one.
+//! [`TrafficRecord::to_json`] writes the same format; `pgw-sim` publishes with it, so producer
+//! and consumer share one definition.
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
@@ -15,6 +17,8 @@ use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+mod fast;
 
 /// Payload bytes kept per direction, at most: enough for a post-quantum ClientHello or a QUIC
 /// Initial (naming reads no further).
@@ -257,13 +261,16 @@ struct Wire<'a> {
 impl<'a> TrafficRecord<'a> {
     /// Parses and checks one record.
     pub fn parse(bytes: &'a [u8]) -> Result<TrafficRecord<'a>, Invalid> {
-        let wire: Wire = serde_json::from_slice(bytes).map_err(|e| {
-            let reason = match e.classify() {
-                serde_json::error::Category::Data => Reason::BadField,
-                _ => Reason::NotJson,
-            };
-            invalid(reason, e.to_string())
-        })?;
+        let wire = match fast::read(bytes) {
+            Some(wire) => wire,
+            None => serde_json::from_slice::<Wire>(bytes).map_err(|e| {
+                let reason = match e.classify() {
+                    serde_json::error::Category::Data => Reason::BadField,
+                    _ => Reason::NotJson,
+                };
+                invalid(reason, e.to_string())
+            })?,
+        };
         let text = |field: &str, v: Option<Text<'a>>| -> Result<Option<Cow<'a, str>>, Invalid> {
             match v {
                 Some(s) if s.0.is_empty() => {
