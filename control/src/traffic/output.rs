@@ -8,7 +8,7 @@
 
 use super::record::{Invalid, TEXT_MAX};
 use super::Origin;
-use crate::events::IdempotencyKey;
+use crate::events::{serialize_endpoint, IdempotencyKey};
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use dataplane::engine::record::Rfc3339;
@@ -33,7 +33,9 @@ pub struct DecisionRecord<'a> {
     /// The id the policy lists, else the gateway's MSISDN or IMSI, else the UE address.
     pub subscriber: &'a str,
     /// `ip:port`, IPv6 as `[addr]:port`.
+    #[serde(serialize_with = "serialize_endpoint")]
     pub client: SocketAddr,
+    #[serde(serialize_with = "serialize_endpoint")]
     pub server: SocketAddr,
     pub name: Option<&'a str>,
     /// Where the name came from: `sni`, `quic_sni`, `host`, `dns_query` (the payload), or

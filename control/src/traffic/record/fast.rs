@@ -68,13 +68,18 @@ impl<'a> Reader<'a> {
             return None;
         }
         let rest = &self.b[self.i..];
-        let end = memchr::memchr2(b'"', b'\\', rest)?;
-        let s = &rest[..end];
-        if rest[end] != b'"' || (text && s.iter().any(|&c| c < 0x20)) {
+        // Text fields are short: one pass byte by byte. A base64 field runs to kilobytes.
+        let end = if text {
+            rest.iter()
+                .position(|&c| c == b'"' || c == b'\\' || c < 0x20)?
+        } else {
+            memchr::memchr2(b'"', b'\\', rest)?
+        };
+        if rest[end] != b'"' {
             return None;
         }
         self.i += end + 1;
-        Some(s)
+        Some(&rest[..end])
     }
 
     fn text(&mut self) -> Option<Text<'a>> {
