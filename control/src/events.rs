@@ -27,7 +27,9 @@ pub struct BlockRecord<'a> {
     /// mode the id the gateway gave for them (else the UE address).
     pub subscriber: &'a str,
     /// `ip:port`, IPv6 as `[addr]:port`.
+    #[serde(serialize_with = "serialize_endpoint")]
     pub client: SocketAddr,
+    #[serde(serialize_with = "serialize_endpoint")]
     pub server: SocketAddr,
     pub name: Option<&'a str>,
     /// Catalog id of the application (`tiktok`), when known.
@@ -51,7 +53,39 @@ pub struct IdempotencyKey<'a> {
 
 impl fmt::Display for IdempotencyKey<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}", self.flow_id, self.epoch, self.ts_ns)
+        // The numbers by itoa: written for every output, and `write!` of integers is slow.
+        f.write_str(self.flow_id)?;
+        f.write_str(":")?;
+        f.write_str(itoa::Buffer::new().format(self.epoch))?;
+        f.write_str(":")?;
+        f.write_str(itoa::Buffer::new().format(self.ts_ns))
+    }
+}
+
+/// Serialises an endpoint as its `Display` text (`ip:port`, IPv6 as `[addr]:port`); an IPv4
+/// one without the formatting machinery (two of them in every output record).
+pub fn serialize_endpoint<S: serde::Serializer>(a: &SocketAddr, s: S) -> Result<S::Ok, S::Error> {
+    let SocketAddr::V4(v4) = a else {
+        return s.collect_str(a);
+    };
+    // "255.255.255.255:65535"
+    let mut text = [0u8; 21];
+    let mut n = 0;
+    let mut put = |part: &[u8]| {
+        text[n..n + part.len()].copy_from_slice(part);
+        n += part.len();
+    };
+    for (i, octet) in v4.ip().octets().into_iter().enumerate() {
+        if i > 0 {
+            put(b".");
+        }
+        put(itoa::Buffer::new().format(octet).as_bytes());
+    }
+    put(b":");
+    put(itoa::Buffer::new().format(v4.port()).as_bytes());
+    match std::str::from_utf8(&text[..n]) {
+        Ok(t) => s.serialize_str(t),
+        Err(_) => s.collect_str(a),
     }
 }
 
@@ -159,6 +193,48 @@ mod tests {
     use super::*;
     use dataplane::classify::{AppNames, Category, Match};
     use dataplane::policy::{Policy, Query, QuotaLedger};
+
+    /// Endpoints and idempotency keys are written as `Display` (and serde's own `SocketAddr`)
+    /// would write them.
+    #[test]
+    fn endpoints_and_keys_are_written_as_display_writes_them() {
+        #[derive(Serialize)]
+        struct E(#[serde(serialize_with = "serialize_endpoint")] SocketAddr);
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut addrs: Vec<SocketAddr> = [
+            "0.0.0.0:0",
+            "255.255.255.255:65535",
+            "10.45.1.1:40001",
+            "1.20.255.9:80",
+            "[::1]:443",
+            "[2001:db8::8a2e:370:7334]:0",
+            "[::ffff:1.2.3.4]:53",
+            "[fe80::1%7]:9",
+        ]
+        .iter()
+        .map(|a| a.parse().unwrap())
+        .collect();
+        for _ in 0..2_000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let ip = std::net::Ipv4Addr::from((seed >> 16) as u32);
+            addrs.push(SocketAddr::new(ip.into(), seed as u16));
+        }
+        for a in addrs {
+            let ours = serde_json::to_string(&E(a)).unwrap();
+            assert_eq!(ours, serde_json::to_string(&a).unwrap());
+            assert_eq!(ours, format!("\"{a}\""));
+        }
+        for (flow_id, epoch, ts) in [("f", 0, 0), ("pgw1-9", 7, u64::MAX), ("a\"b", 12, 1_700)] {
+            let key = IdempotencyKey {
+                flow_id,
+                epoch,
+                ts_ns: ts,
+            };
+            assert_eq!(key.to_string(), format!("{flow_id}:{epoch}:{ts}"));
+        }
+    }
 
     const POLICY: &str = r#"default_profile = "kid"
 [profile.kid]

@@ -43,11 +43,14 @@ use super::msk_iam::MskIamSigner;
 use crate::spool::{Spool, SpoolError, SpoolStats};
 use crate::traffic::{Origin, OutTopic, Outbound, RecordHandler};
 
-/// Bits of a delivery opaque that hold the sequence number within a partition slot.
+/// A delivery opaque holds, from the lowest bit: the sequence number within a partition slot
+/// (`SEQ_BITS`), the output topic's index in `OutTopic::ALL` (`TOPIC_BITS`), the slot.
 const SEQ_BITS: u32 = 40;
 const SEQ_MASK: usize = (1 << SEQ_BITS) - 1;
+const TOPIC_BITS: u32 = 2;
+const SLOT_SHIFT: u32 = SEQ_BITS + TOPIC_BITS;
 /// The slot value marking a message sent from the spool.
-const SPOOL_SLOT: usize = (1 << 24) - 1;
+const SPOOL_SLOT: usize = (1 << (usize::BITS - SLOT_SHIFT)) - 1;
 /// Entries sent from the spool per drain batch.
 const DRAIN_BATCH: usize = 20_000;
 /// Back-off before a failed drain is tried again.
@@ -148,12 +151,36 @@ pub struct RunStats {
     pub complete_ms: u64,
 }
 
+/// The delivery opaque of an output of `topic` sent for message `seq` of partition slot `slot`.
+fn opaque(slot: usize, topic: OutTopic, seq: u64) -> usize {
+    (slot << SLOT_SHIFT) | (topic_index(topic) << SEQ_BITS) | (seq as usize & SEQ_MASK)
+}
+
+/// The index of `topic` in `OutTopic::ALL` (counters, delivery opaques).
+fn topic_index(topic: OutTopic) -> usize {
+    match topic {
+        OutTopic::Decisions => 0,
+        OutTopic::Blocked => 1,
+        OutTopic::DeadLetter => 2,
+    }
+}
+
+/// The slot, topic and sequence number of a delivery opaque.
+fn split_opaque(opaque: usize) -> (usize, OutTopic, u64) {
+    let idx = (opaque >> SEQ_BITS) & ((1 << TOPIC_BITS) - 1);
+    // Index 3 is never written.
+    let topic = OutTopic::ALL
+        .get(idx)
+        .copied()
+        .unwrap_or(OutTopic::DeadLetter);
+    (opaque >> SLOT_SHIFT, topic, (opaque & SEQ_MASK) as u64)
+}
+
 /// A delivery report, copied out of the producer's callback.
 struct Report {
     opaque: usize,
-    /// `None` on success; on failure, what to spool.
-    failed: Option<(String, String, Vec<u8>)>,
-    topic_idx: Option<usize>,
+    /// `None` on success; on failure, the key and payload to spool.
+    failed: Option<(String, Vec<u8>)>,
 }
 
 /// Answers librdkafka's OAUTHBEARER token refreshes; both clients' contexts hold one.
@@ -210,7 +237,6 @@ macro_rules! client_context_with_tokens {
 /// The producer's context: collects delivery reports for the loop.
 struct DeliveryContext {
     reports: Mutex<Vec<Report>>,
-    names: [String; 3],
     token: TokenSource,
     /// Delivery reports received, ever.
     received: AtomicU64,
@@ -223,10 +249,9 @@ impl ProducerContext for DeliveryContext {
 
     fn delivery(&self, result: &DeliveryResult<'_>, opaque: usize) {
         let report = match result {
-            Ok(m) => Report {
+            Ok(_) => Report {
                 opaque,
                 failed: None,
-                topic_idx: self.names.iter().position(|n| n == m.topic()),
             },
             Err((e, m)) => {
                 tracing::debug!(error = %e, topic = m.topic(), "delivery failed; to the spool");
@@ -236,12 +261,7 @@ impl ProducerContext for DeliveryContext {
                     .unwrap_or_default();
                 Report {
                     opaque,
-                    failed: Some((
-                        m.topic().to_string(),
-                        key,
-                        m.payload().unwrap_or_default().to_vec(),
-                    )),
-                    topic_idx: None,
+                    failed: Some((key, m.payload().unwrap_or_default().to_vec())),
                 }
             }
         };
@@ -265,6 +285,10 @@ fn serve_delivery_reports(producer: &BaseProducer<DeliveryContext>) {
         }
     }
 }
+
+/// A map looked up for every message and every delivery report: small integer keys, hashed
+/// with foldhash rather than SipHash.
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 /// A consumed offset waiting for its outputs.
 struct Pending {
@@ -301,8 +325,8 @@ struct Core {
     spool: Spool,
     cfg: KafkaConfig,
     metrics: Arc<Metrics>,
-    slots: HashMap<i32, usize>,
-    parts: HashMap<usize, PartState>,
+    slots: FastMap<i32, usize>,
+    parts: FastMap<usize, PartState>,
     next_slot: usize,
     /// Outputs that found the spool full: (slot, seq, output).
     stalled: VecDeque<(usize, u64, Outbound)>,
@@ -379,7 +403,7 @@ impl Core {
     }
 
     fn send(&mut self, slot: usize, seq: u64, out: Outbound) {
-        let opaque = (slot << SEQ_BITS) | (seq as usize & SEQ_MASK);
+        let opaque = opaque(slot, out.topic, seq);
         loop {
             let topic = self.cfg.topic_name(out.topic);
             let rec = BaseRecord::with_opaque_to(topic, opaque)
@@ -434,11 +458,11 @@ impl Core {
         }
     }
 
-    fn topic_of_name(&self, name: &str) -> OutTopic {
-        OutTopic::ALL
-            .into_iter()
-            .find(|&t| self.cfg.topic_name(t) == name)
-            .unwrap_or(OutTopic::DeadLetter)
+    /// Counts an acknowledged output of `topic`.
+    fn produced(&mut self, topic: OutTopic) {
+        let i = topic_index(topic);
+        self.stats.produced[i] += 1;
+        self.metrics.produced[i].fetch_add(1, Ordering::Relaxed);
     }
 
     fn process_reports(&mut self) {
@@ -448,10 +472,9 @@ impl Core {
                 std::mem::swap(&mut *r, &mut self.reports);
             }
         }
-        let reports = std::mem::take(&mut self.reports);
-        for rep in &reports {
-            let slot = rep.opaque >> SEQ_BITS;
-            let seq = (rep.opaque & SEQ_MASK) as u64;
+        let mut reports = std::mem::take(&mut self.reports);
+        for rep in reports.drain(..) {
+            let (slot, topic, seq) = split_opaque(rep.opaque);
             if slot == SPOOL_SLOT {
                 self.drain_in_flight = self.drain_in_flight.saturating_sub(1);
                 if rep.failed.is_some() {
@@ -463,37 +486,30 @@ impl Core {
                 } else {
                     self.stats.replayed += 1;
                     self.metrics.replayed.fetch_add(1, Ordering::Relaxed);
-                    if let Some(i) = rep.topic_idx {
-                        self.stats.produced[i] += 1;
-                        self.metrics.produced[i].fetch_add(1, Ordering::Relaxed);
-                    }
+                    self.produced(topic);
                 }
                 continue;
             }
-            match &rep.failed {
+            match rep.failed {
                 None => {
-                    if let Some(i) = rep.topic_idx {
-                        self.stats.produced[i] += 1;
-                        self.metrics.produced[i].fetch_add(1, Ordering::Relaxed);
-                    }
+                    self.produced(topic);
                     self.settle(slot, seq);
                 }
-                Some((topic, key, payload)) => {
+                Some((key, payload)) => {
                     self.stats.delivery_failures += 1;
                     self.metrics
                         .delivery_failures
                         .fetch_add(1, Ordering::Relaxed);
                     let out = Outbound {
-                        topic: self.topic_of_name(topic),
-                        key: key.clone(),
-                        payload: payload.clone(),
+                        topic,
+                        key,
+                        payload,
                     };
                     self.spool_output(slot, seq, out);
                 }
             }
         }
         self.reports = reports;
-        self.reports.clear();
     }
 
     /// Retries stalled outputs into the spool.
@@ -545,7 +561,7 @@ impl Core {
         for e in &batch {
             let topic = self.cfg.topic_name(e.topic).to_string();
             loop {
-                let rec = BaseRecord::with_opaque_to(&topic, SPOOL_SLOT << SEQ_BITS)
+                let rec = BaseRecord::with_opaque_to(&topic, opaque(SPOOL_SLOT, e.topic, 0))
                     .key(e.key.as_str())
                     .payload(e.payload.as_slice());
                 match self.producer.send(rec) {
@@ -732,12 +748,10 @@ pub fn run_blocking<H: RecordHandler>(
         signer: config.msk_iam_signer()?.map(Arc::new),
         metrics: opts.metrics.clone(),
     };
-    let names = OutTopic::ALL.map(|t| config.topic_name(t).to_string());
     let producer: BaseProducer<DeliveryContext> = config
         .producer_config()
         .create_with_context(DeliveryContext {
             reports: Mutex::new(Vec::new()),
-            names,
             token: token.clone(),
             received: AtomicU64::new(0),
         })
@@ -751,8 +765,8 @@ pub fn run_blocking<H: RecordHandler>(
         spool,
         cfg: config.clone(),
         metrics: opts.metrics.clone(),
-        slots: HashMap::new(),
-        parts: HashMap::new(),
+        slots: FastMap::default(),
+        parts: FastMap::default(),
         next_slot: 0,
         stalled: VecDeque::new(),
         drain_in_flight: 0,
@@ -799,11 +813,13 @@ pub fn run_blocking<H: RecordHandler>(
     let mut quiet_since = last_msg;
     let mut since_service = 0u32;
     loop {
-        if stop.is_cancelled() {
+        // Between two service rounds (at most `SERVICE_EVERY` messages) the loop only consumes:
+        // the stop and the spool's back-pressure are looked at once a round.
+        if since_service == 0 && stop.is_cancelled() {
             break;
         }
         // Back-pressure: pause while outputs wait for room in the spool.
-        {
+        if since_service == 0 {
             let mut c = lock(&core);
             let stalled = !c.stalled.is_empty();
             if stalled != c.paused {
@@ -1140,6 +1156,22 @@ mod tests {
         assert!(dlq.keys().all(|k| k.ends_with("-bad")));
     }
 
+    /// A delivery opaque gives back the slot, topic and sequence number it was made of, at the
+    /// ends of their ranges too (the spool's slot; the highest sequence number kept).
+    #[test]
+    fn delivery_opaques_carry_slot_topic_and_sequence() {
+        for slot in [0, 1, 12_345, SPOOL_SLOT - 1, SPOOL_SLOT] {
+            for topic in OutTopic::ALL {
+                for seq in [0, 1, 77, SEQ_MASK as u64] {
+                    assert_eq!(split_opaque(opaque(slot, topic, seq)), (slot, topic, seq));
+                }
+            }
+        }
+        // A sequence number past the mask wraps within its bits; slot and topic stay.
+        let (slot, topic, seq) = split_opaque(opaque(5, OutTopic::Blocked, SEQ_MASK as u64 + 3));
+        assert_eq!((slot, topic, seq), (5, OutTopic::Blocked, 2));
+    }
+
     /// Outputs to three topics of three partitions each: nine produce requests at least, nine
     /// events of delivery reports. One service round serves them all.
     #[test]
@@ -1152,7 +1184,6 @@ mod tests {
             .producer_config()
             .create_with_context(DeliveryContext {
                 reports: Mutex::new(Vec::new()),
-                names: names.clone(),
                 token: TokenSource {
                     signer: None,
                     metrics: Arc::default(),
@@ -1454,7 +1485,6 @@ mod tests {
             .producer_config()
             .create_with_context(DeliveryContext {
                 reports: Mutex::new(Vec::new()),
-                names: OutTopic::ALL.map(|t| cfg.topic_name(t).to_string()),
                 token: TokenSource {
                     signer: None,
                     metrics: metrics.clone(),

@@ -134,11 +134,16 @@ struct Live {
 pub struct FlowDecider {
     ctx: Ctx,
     config: DeciderConfig,
-    flows: HashMap<String, Live>,
+    /// Keyed by the gateway's flow id, looked up two or three times a record: foldhash, seeded
+    /// at random per process (flow ids come from outside), rather than SipHash.
+    flows: HashMap<String, Live, foldhash::fast::RandomState>,
     /// Latest record time seen, per partition.
-    clocks: HashMap<i32, Clock>,
+    clocks: Clocks,
     serial: u32,
 }
+
+/// Record time per partition (looked up once a record).
+type Clocks = HashMap<i32, Clock, foldhash::fast::RandomState>;
 
 /// Record time of one partition.
 #[derive(Clone, Copy, Debug, Default)]
@@ -148,7 +153,7 @@ struct Clock {
 }
 
 /// Record time since `l`'s last record, by its partition's clock.
-fn idle_for(clocks: &HashMap<i32, Clock>, l: &Live) -> u64 {
+fn idle_for(clocks: &Clocks, l: &Live) -> u64 {
     let now = clocks.get(&l.partition).map_or(0, |c| c.now_ns);
     now.saturating_sub(l.last_ts)
 }
@@ -173,8 +178,8 @@ impl FlowDecider {
                 rule_text: String::new(),
             },
             config,
-            flows: HashMap::new(),
-            clocks: HashMap::new(),
+            flows: HashMap::default(),
+            clocks: Clocks::default(),
             serial: 0,
         }
     }

@@ -8,7 +8,7 @@
 
 use super::record::{Invalid, TEXT_MAX};
 use super::Origin;
-use crate::events::IdempotencyKey;
+use crate::events::{serialize_endpoint, IdempotencyKey};
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use dataplane::engine::record::Rfc3339;
@@ -33,7 +33,9 @@ pub struct DecisionRecord<'a> {
     /// The id the policy lists, else the gateway's MSISDN or IMSI, else the UE address.
     pub subscriber: &'a str,
     /// `ip:port`, IPv6 as `[addr]:port`.
+    #[serde(serialize_with = "serialize_endpoint")]
     pub client: SocketAddr,
+    #[serde(serialize_with = "serialize_endpoint")]
     pub server: SocketAddr,
     pub name: Option<&'a str>,
     /// Where the name came from: `sni`, `quic_sni`, `host`, `dns_query` (the payload), or
@@ -51,12 +53,84 @@ pub struct DecisionRecord<'a> {
 }
 
 impl DecisionRecord<'_> {
+    /// The record's JSON: the bytes `serde_json::to_vec` writes (fields in order, `null` for
+    /// what is missing), written field by field, one for every decision published.
     pub fn to_json(&self) -> Vec<u8> {
-        let mut json = Vec::with_capacity(512);
-        // Strings, addresses and integers always serialise.
-        let _ = serde_json::to_writer(&mut json, self);
-        json
+        let mut j = Vec::with_capacity(512);
+        j.extend_from_slice(b"{\"ts\":\"");
+        j.extend_from_slice(&self.ts.bytes());
+        j.extend_from_slice(b"\",\"idempotency_key\":");
+        let key = &self.idempotency_key;
+        if plain(key.flow_id) {
+            j.push(b'"');
+            j.extend_from_slice(key.flow_id.as_bytes());
+            for n in [key.epoch, key.ts_ns] {
+                j.push(b':');
+                j.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+            }
+            j.push(b'"');
+        } else {
+            json_value(&mut j, key);
+        }
+        field(&mut j, "flow_id", self.flow_id);
+        field(&mut j, "event", self.event);
+        field(&mut j, "subscriber", self.subscriber);
+        j.extend_from_slice(b",\"client\":");
+        endpoint(&mut j, &self.client);
+        j.extend_from_slice(b",\"server\":");
+        endpoint(&mut j, &self.server);
+        optional(&mut j, "name", self.name);
+        optional(&mut j, "name_source", self.name_source);
+        optional(&mut j, "app", self.app);
+        optional(&mut j, "category", self.category);
+        field(&mut j, "verdict", self.verdict);
+        field(&mut j, "rule", self.rule);
+        j.extend_from_slice(b",\"epoch\":");
+        j.extend_from_slice(itoa::Buffer::new().format(self.epoch).as_bytes());
+        j.push(b'}');
+        j
     }
+}
+
+/// Whether serde_json writes `s` as it is between quotes (nothing to escape).
+fn plain(s: &str) -> bool {
+    s.bytes().all(|c| c >= 0x20 && c != b'"' && c != b'\\')
+}
+
+/// Appends `value` as serde_json writes it (strings, addresses and keys always serialise).
+fn json_value(j: &mut Vec<u8>, value: &impl Serialize) {
+    let _ = serde_json::to_writer(j, value);
+}
+
+/// Appends `,"name":"value"`.
+fn field(j: &mut Vec<u8>, name: &str, value: &str) {
+    j.extend_from_slice(b",\"");
+    j.extend_from_slice(name.as_bytes());
+    j.extend_from_slice(b"\":");
+    if plain(value) {
+        j.push(b'"');
+        j.extend_from_slice(value.as_bytes());
+        j.push(b'"');
+    } else {
+        json_value(j, &value);
+    }
+}
+
+/// Appends `,"name":"value"`, or `,"name":null`.
+fn optional(j: &mut Vec<u8>, name: &str, value: Option<&str>) {
+    match value {
+        Some(v) => field(j, name, v),
+        None => {
+            j.extend_from_slice(b",\"");
+            j.extend_from_slice(name.as_bytes());
+            j.extend_from_slice(b"\":null");
+        }
+    }
+}
+
+/// Appends an endpoint as [`serialize_endpoint`] writes it.
+fn endpoint(j: &mut Vec<u8>, a: &SocketAddr) {
+    let _ = serialize_endpoint(a, &mut serde_json::Serializer::new(j));
 }
 
 /// A refused record, as written on `network-traffic.dlq`.
@@ -166,6 +240,53 @@ mod tests {
             rule: "category:gambling",
             epoch: 1,
         }
+    }
+
+    /// `to_json` writes what serde_json writes of the record: names with escapes or not, fields
+    /// missing or not, IPv4 and IPv6.
+    #[test]
+    fn decisions_are_written_as_serde_json_writes_them() {
+        let odd = [
+            "",
+            "plain",
+            "a\"b",
+            "back\\slash",
+            "tab\there",
+            "\u{1}\u{1f}",
+            "é ☃ \u{7f}",
+        ];
+        let mut n = 0;
+        for (i, s) in odd.iter().enumerate() {
+            for v6 in [false, true] {
+                for sparse in [false, true] {
+                    let mut d = decision();
+                    d.flow_id = s;
+                    d.idempotency_key.flow_id = s;
+                    d.subscriber = odd[(i + 1) % odd.len()];
+                    d.rule = odd[(i + 2) % odd.len()];
+                    d.epoch = u64::MAX - i as u64;
+                    d.idempotency_key.ts_ns = i as u64;
+                    if v6 {
+                        d.client = "[2001:db8::1]:0".parse().unwrap();
+                        d.server = "[::ffff:10.0.0.1]:65535".parse().unwrap();
+                    }
+                    if sparse {
+                        d.name = None;
+                        d.name_source = None;
+                        d.app = None;
+                        d.category = None;
+                    } else {
+                        d.name = Some(odd[(i + 3) % odd.len()]);
+                    }
+                    assert_eq!(
+                        String::from_utf8(d.to_json()).unwrap(),
+                        serde_json::to_string(&d).unwrap()
+                    );
+                    n += 1;
+                }
+            }
+        }
+        assert_eq!(n, odd.len() * 4);
     }
 
     /// The schema lists exactly the fields written; those it requires are always written.
