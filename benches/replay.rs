@@ -7,9 +7,10 @@
 //! - `ndpiReader` (nDPI's demo reader, Debian package `libndpi-bin`) when it is installed, timed
 //!   wall-clock as a subprocess; its own "nDPI throughput" line is reported too.
 //!
-//! Each is run `PCGATE_BENCH_REPEAT` times and the best run is reported. pcgate's names are then
-//! checked against the synthesizer's expected flows; the process fails when fewer than 99.9 %
-//! of the flows are named exactly as expected.
+//! Each runs once per round, `PCGATE_BENCH_REPEAT` rounds, the readers side by side; the best
+//! and the median run are reported, and each ratio from the best runs and as the median of the
+//! rounds' ratios. pcgate's names are then checked against the synthesizer's expected flows;
+//! the process fails when fewer than 99.9 % of the flows are named exactly as expected.
 //!
 //! Environment: `PCGATE_BENCH_PACKETS` (default 1 100 000), `PCGATE_BENCH_FLOWS` (40 000),
 //! `PCGATE_BENCH_SEED` (1), `PCGATE_BENCH_GTPU` (0), `PCGATE_BENCH_REPEAT` (3),
@@ -106,29 +107,65 @@ fn ensure_capture(p: &Params) -> anyhow::Result<PathBuf> {
     Ok(path)
 }
 
-/// One measurement: the best of the runs.
+/// A reader to time, and what it reports about its last run.
+struct Reader<'a> {
+    label: String,
+    run: Box<dyn FnMut() -> String + 'a>,
+}
+
+/// One reader's runs, in round order.
 struct Measure {
     label: String,
-    best: Duration,
-    median: Duration,
+    times: Vec<Duration>,
     note: String,
 }
 
-fn measure(label: &str, repeat: usize, mut run: impl FnMut() -> String) -> Measure {
-    let mut times = Vec::with_capacity(repeat);
-    let mut note = String::new();
+impl Measure {
+    fn best(&self) -> Duration {
+        self.times.iter().copied().min().unwrap_or_default()
+    }
+
+    fn median(&self) -> Duration {
+        let mut t = self.times.clone();
+        t.sort();
+        t.get(t.len() / 2).copied().unwrap_or_default()
+    }
+}
+
+/// Runs every reader once per round, `repeat` rounds: readers measured side by side, so that a
+/// change in the machine's state (the page cache, a neighbour's load) falls on all of them alike.
+fn measure(readers: Vec<Reader<'_>>, repeat: usize) -> Vec<Measure> {
+    let mut rows: Vec<Measure> = readers
+        .iter()
+        .map(|r| Measure {
+            label: r.label.clone(),
+            times: Vec::with_capacity(repeat),
+            note: String::new(),
+        })
+        .collect();
+    let mut readers = readers;
     for _ in 0..repeat {
-        let t = Instant::now();
-        note = run();
-        times.push(t.elapsed());
+        for (reader, row) in readers.iter_mut().zip(&mut rows) {
+            let t = Instant::now();
+            row.note = (reader.run)();
+            row.times.push(t.elapsed());
+        }
     }
-    times.sort();
-    Measure {
-        label: label.to_owned(),
-        best: times[0],
-        median: times[times.len() / 2],
-        note,
-    }
+    rows
+}
+
+/// How many times faster `fast` is than `slow`: from the best runs, and the median of the
+/// ratios of each round's runs.
+fn ratio(slow: &Measure, fast: &Measure) -> (f64, f64) {
+    let best = slow.best().as_secs_f64() / fast.best().as_secs_f64();
+    let mut rounds: Vec<f64> = slow
+        .times
+        .iter()
+        .zip(&fast.times)
+        .map(|(s, f)| s.as_secs_f64() / f.as_secs_f64())
+        .collect();
+    rounds.sort_by(f64::total_cmp);
+    (best, rounds.get(rounds.len() / 2).copied().unwrap_or(best))
 }
 
 /// The floor: every frame's EtherType and first 20 IP header bytes folded into a checksum.
@@ -241,15 +278,15 @@ fn agreement(path: &Path, workers: usize) -> (f64, usize, Vec<String>) {
     )
 }
 
-/// The ndpiReader to run, if any.
-fn ndpi_reader() -> Option<PathBuf> {
+/// The ndpiReader to run, or why there is none.
+fn ndpi_reader() -> Result<PathBuf, &'static str> {
     match std::env::var("PCGATE_BENCH_NDPI") {
-        Ok(v) if v == "0" || v.is_empty() => None,
-        Ok(v) => Some(PathBuf::from(v)),
-        Err(_) => {
-            let found = Command::new("ndpiReader").arg("-h").output().is_ok();
-            found.then(|| PathBuf::from("ndpiReader"))
-        }
+        Ok(v) if v == "0" || v.is_empty() => Err("skipped (PCGATE_BENCH_NDPI=0)"),
+        Ok(v) => Ok(PathBuf::from(v)),
+        Err(_) => match Command::new("ndpiReader").arg("-h").output() {
+            Ok(_) => Ok(PathBuf::from("ndpiReader")),
+            Err(_) => Err("not found (apt-get install libndpi-bin)"),
+        },
     }
 }
 
@@ -295,34 +332,48 @@ fn main() -> anyhow::Result<()> {
             .sum::<u64>()
     };
     println!(
-        "{} packets, {:.1} MB on the wire, {:.1} MB file; best of {} runs",
+        "{} packets, {:.1} MB on the wire, {:.1} MB file; {} rounds",
         packets,
         wire_bytes as f64 / 1e6,
         file_bytes as f64 / 1e6,
         p.repeat
     );
 
-    let mut rows = Vec::new();
-    rows.push(measure("floor (capture walk)", p.repeat, || {
-        let (n, sum) = floor(&path);
-        format!("{n} packets, checksum {sum:016x}")
-    }));
-    rows.push(measure("pcgate 1 worker", p.repeat, || {
-        let (n, flows, named) = pcgate(&path, 1);
-        format!("{n} packets, {flows} flows, {named} named")
-    }));
     let nw = format!("pcgate {} workers", p.workers);
-    rows.push(measure(&nw, p.repeat, || {
-        let (n, flows, named) = pcgate(&path, p.workers);
-        format!("{n} packets, {flows} flows, {named} named")
-    }));
-    if let Some(reader) = ndpi_reader() {
-        rows.push(measure("ndpiReader (wall clock)", p.repeat, || {
-            ndpi_run(&reader, &path, p.gtpu)
-        }));
-    } else {
-        println!("ndpiReader not found (apt-get install libndpi-bin); its row is skipped");
+    let mut readers = vec![
+        Reader {
+            label: "floor (capture walk)".to_owned(),
+            run: Box::new(|| {
+                let (n, sum) = floor(&path);
+                format!("{n} packets, checksum {sum:016x}")
+            }),
+        },
+        Reader {
+            label: "pcgate 1 worker".to_owned(),
+            run: Box::new(|| {
+                let (n, flows, named) = pcgate(&path, 1);
+                format!("{n} packets, {flows} flows, {named} named")
+            }),
+        },
+        Reader {
+            label: nw.clone(),
+            run: Box::new(|| {
+                let (n, flows, named) = pcgate(&path, p.workers);
+                format!("{n} packets, {flows} flows, {named} named")
+            }),
+        },
+    ];
+    match ndpi_reader() {
+        Ok(reader) => {
+            let (path, gtpu) = (&path, p.gtpu);
+            readers.push(Reader {
+                label: "ndpiReader (wall clock)".to_owned(),
+                run: Box::new(move || ndpi_run(&reader, path, gtpu)),
+            });
+        }
+        Err(why) => println!("ndpiReader {why}; its row is skipped"),
     }
+    let rows = measure(readers, p.repeat);
 
     println!();
     println!(
@@ -330,38 +381,32 @@ fn main() -> anyhow::Result<()> {
         "reader", "best s", "median s", "packets/s", "Gbit/s", "ns/pkt"
     );
     for r in &rows {
-        let s = r.best.as_secs_f64();
+        let s = r.best().as_secs_f64();
         println!(
             "{:<26} {:>10.3} {:>10.3} {:>12.0} {:>8.2} {:>9.1}  {}",
             r.label,
             s,
-            r.median.as_secs_f64(),
+            r.median().as_secs_f64(),
             packets as f64 / s,
             wire_bytes as f64 * 8.0 / s / 1e9,
             s * 1e9 / packets as f64,
             r.note
         );
     }
-    let best = |label: &str| {
-        rows.iter()
-            .find(|r| r.label.starts_with(label))
-            .map(|r| r.best.as_secs_f64())
-    };
+    let row = |label: &str| rows.iter().find(|r| r.label.starts_with(label));
     println!();
-    let (floor_s, one, many) = (best("floor"), best("pcgate 1"), best(&nw));
-    if let (Some(one), Some(ndpi)) = (one, best("ndpiReader")) {
-        println!("pcgate 1w / ndpiReader throughput: {:.2}x", ndpi / one);
-    }
-    if let (Some(one), Some(f)) = (one, floor_s) {
-        println!("pcgate 1w / floor throughput:      {:.3}x", f / one);
-    }
-    if let (Some(one), Some(many)) = (one, many) {
-        println!(
-            "pcgate {}w / pcgate 1w throughput:  {:.2}x",
-            p.workers,
-            one / many
-        );
-    }
+    println!("throughput ratios: from the best runs; the median of the rounds' ratios");
+    let (floor_row, one, many) = (row("floor"), row("pcgate 1"), row(&nw));
+    let show = |what: &str, slow: Option<&Measure>, fast: Option<&Measure>| {
+        if let (Some(slow), Some(fast)) = (slow, fast) {
+            let (best, median) = ratio(slow, fast);
+            println!("{what:<36} {best:>6.3}x {median:>7.3}x");
+        }
+    };
+    show("pcgate 1w / ndpiReader:", row("ndpiReader"), one);
+    show("pcgate 1w / floor:", floor_row, one);
+    show(&format!("pcgate {}w / floor:", p.workers), floor_row, many);
+    show(&format!("pcgate {}w / pcgate 1w:", p.workers), one, many);
 
     println!();
     let mut failed = false;
