@@ -14,3 +14,4 @@ pub mod flow;
 pub mod inspect;
 pub(crate) mod lines;
 pub mod policy;
+pub(crate) mod prefetch;

@@ -1,5 +1,5 @@
-//! The one place that maps files into memory, and prefetches from the mapping (the only `unsafe`
-//! of the crate).
+//! The one place that maps files into memory (with [`crate::prefetch`], the only `unsafe` of the
+//! crate), and that streams a mapping into cache ahead of its reader.
 //!
 //! A capture is mapped read-only and read in place, so a replay of a multi-gigabyte file costs
 //! no copy and no read buffer, and every [`super::RawPacket`] borrows its bytes from the
@@ -74,12 +74,8 @@ pub(super) fn prefetch_ahead(bytes: &[u8], done: &mut usize, to: usize) {
     const LINE: usize = 64;
     let to = to.min(bytes.len());
     while *done < to {
-        #[cfg(target_arch = "x86_64")]
         if let Some(b) = bytes.get(*done) {
-            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-            // SAFETY: a prefetch never faults and reads nothing into the program; the address
-            // is that of a byte of a live slice.
-            unsafe { _mm_prefetch::<_MM_HINT_T0>((b as *const u8).cast()) };
+            crate::prefetch::prefetch(b);
         }
         *done += LINE;
     }

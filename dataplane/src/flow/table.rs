@@ -249,6 +249,13 @@ impl FlowTable {
         if self.settled == self.due.len() {
             self.due.clear();
             self.settled = 0;
+            return;
+        }
+        // The flows the next packet settles have gone cold: start bringing them in now.
+        for e in self.due[self.settled..].iter().take(limit) {
+            if let Some(s) = self.slots.get(e.slot as usize) {
+                crate::prefetch::prefetch(s);
+            }
         }
     }
 
