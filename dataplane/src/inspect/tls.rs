@@ -42,19 +42,34 @@ impl Alpn {
     }
 }
 
-impl<'a> FromIterator<&'a str> for Alpn {
-    /// Keeps the names that are non-empty printable ASCII.
-    fn from_iter<I: IntoIterator<Item = &'a str>>(names: I) -> Alpn {
-        let mut joined = String::new();
-        for name in names {
-            if !name.is_empty() && name.bytes().all(|b| b.is_ascii_graphic()) {
-                if !joined.is_empty() {
-                    joined.push(' ');
-                }
-                joined.push_str(name);
-            }
+impl Alpn {
+    /// The names that are non-empty printable ASCII, at most [`MAX_ALPN`] of them, joined with
+    /// one allocation of the exact size (hellos are many, and this is per hello).
+    fn join<'a>(names: impl Iterator<Item = &'a [u8]> + Clone) -> Alpn {
+        let kept = names
+            .filter(|n| !n.is_empty() && n.iter().all(u8::is_ascii_graphic))
+            .filter_map(|n| std::str::from_utf8(n).ok())
+            .take(MAX_ALPN);
+        let len = kept.clone().map(|n| n.len() + 1).sum::<usize>();
+        if len == 0 {
+            return Alpn(None);
         }
-        Alpn((!joined.is_empty()).then(|| joined.into_boxed_str()))
+        let mut joined = String::with_capacity(len - 1);
+        for name in kept {
+            if !joined.is_empty() {
+                joined.push(' ');
+            }
+            joined.push_str(name);
+        }
+        Alpn(Some(joined.into_boxed_str()))
+    }
+}
+
+impl<'a> FromIterator<&'a str> for Alpn {
+    /// Keeps the names that are non-empty printable ASCII, at most [`MAX_ALPN`].
+    fn from_iter<I: IntoIterator<Item = &'a str>>(names: I) -> Alpn {
+        let names: Vec<&[u8]> = names.into_iter().map(str::as_bytes).collect();
+        Alpn::join(names.into_iter())
     }
 }
 
@@ -250,6 +265,7 @@ pub fn parse_client_hello_handshake(msg: &[u8]) -> Result<ClientHello, TlsError>
 }
 
 /// A cursor over a complete structure: any short read is a `Malformed` naming the field.
+#[derive(Clone)]
 struct Reader<'a> {
     buf: &'a [u8],
 }
@@ -378,11 +394,7 @@ fn parse_alpn(data: &[u8]) -> Result<Alpn, TlsError> {
         }
     }
     let mut r = Reader { buf: list };
-    let names = std::iter::from_fn(|| r.vec8("alpn").ok())
-        .filter(|name| name.iter().all(u8::is_ascii_graphic))
-        .take(MAX_ALPN)
-        .filter_map(|name| std::str::from_utf8(name).ok());
-    Ok(names.collect())
+    Ok(Alpn::join(std::iter::from_fn(move || r.vec8("alpn").ok())))
 }
 
 #[cfg(test)]
