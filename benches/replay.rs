@@ -281,11 +281,11 @@ fn agreement(path: &Path, workers: usize) -> (f64, usize, Vec<String>) {
 /// The ndpiReader to run, or why there is none.
 fn ndpi_reader() -> Result<PathBuf, &'static str> {
     match std::env::var("PCGATE_BENCH_NDPI") {
-        Ok(v) if v == "0" || v.is_empty() => Err("skipped (PCGATE_BENCH_NDPI=0)"),
+        Ok(v) if v == "0" || v.is_empty() => Err("PCGATE_BENCH_NDPI=0"),
         Ok(v) => Ok(PathBuf::from(v)),
         Err(_) => match Command::new("ndpiReader").arg("-h").output() {
             Ok(_) => Ok(PathBuf::from("ndpiReader")),
-            Err(_) => Err("not found (apt-get install libndpi-bin)"),
+            Err(_) => Err("ndpiReader not found (apt-get install libndpi-bin)"),
         },
     }
 }
@@ -371,7 +371,7 @@ fn main() -> anyhow::Result<()> {
                 run: Box::new(move || ndpi_run(&reader, path, gtpu)),
             });
         }
-        Err(why) => println!("ndpiReader {why}; its row is skipped"),
+        Err(why) => println!("ndpiReader's row skipped: {why}"),
     }
     let rows = measure(readers, p.repeat);
 

@@ -1,5 +1,5 @@
-//! The one place that maps files into memory (with [`crate::prefetch`], the only `unsafe` of the
-//! crate), and that streams a mapping into cache ahead of its reader.
+//! The one place that maps files into memory and unmaps parts of them (with [`crate::prefetch`],
+//! the only `unsafe` of the crate), and that streams a mapping into cache ahead of its reader.
 //!
 //! A capture is mapped read-only and read in place, so a replay of a multi-gigabyte file costs
 //! no copy and no read buffer, and every [`super::RawPacket`] borrows its bytes from the
@@ -50,7 +50,43 @@ impl Mapping {
     pub(super) fn bytes(&self) -> &[u8] {
         &self.map
     }
+
+    /// Unmaps the pages inside `range` (byte offsets, clamped to the file; only whole
+    /// [`RELEASE_ALIGN`] blocks, or up to the end of the file) from this process; see
+    /// [`super::Capture::release`]. Only a request: a kernel that refuses it keeps the pages.
+    pub(super) fn release(&self, range: std::ops::Range<usize>) {
+        let len = self.map.len();
+        let start = range.start.min(len).next_multiple_of(RELEASE_ALIGN);
+        let end = if range.end >= len {
+            len
+        } else {
+            range.end - range.end % RELEASE_ALIGN
+        };
+        if start >= end {
+            return;
+        }
+        #[cfg(unix)]
+        {
+            // SAFETY: the mapping is shared (`MAP_SHARED`) and read-only. `MADV_DONTNEED` on such
+            // a mapping only removes this process's page table entries: the next read of a byte
+            // in the range maps its page in again from the page cache, with the file's contents.
+            // So a slice that still borrows those bytes reads what it read before, and nothing
+            // it points to is freed (a file changed by another process is the caveat above, as
+            // for every read of the mapping).
+            let _ = unsafe {
+                self.map.unchecked_advise_range(
+                    memmap2::UncheckedAdvice::DontNeed,
+                    start,
+                    end - start,
+                )
+            };
+        }
+    }
 }
+
+/// Alignment of what [`Mapping::release`] unmaps: a multiple of every page size in use (4, 16
+/// and 64 KiB), since `madvise` wants a page-aligned start.
+const RELEASE_ALIGN: usize = 64 << 10;
 
 /// Reads one byte of every page of `bytes`, which makes the kernel map the pages in (a page
 /// fault each, taken by the calling thread).

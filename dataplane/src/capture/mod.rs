@@ -255,6 +255,18 @@ impl Capture {
         }
     }
 
+    /// Gives back the pages of `range` (byte offsets, clamped to the capture; whole 64 KiB
+    /// blocks, or up to the end) that this process has mapped in: a reader that is done with a
+    /// stretch of the capture keeps its resident memory small whatever the file's size, and the
+    /// work of unmapping is spread over the replay instead of all falling on its end. Reading
+    /// those bytes again maps them in again, with the same contents. Nothing for a capture read
+    /// into memory.
+    pub fn release(&self, range: std::ops::Range<usize>) {
+        if let Bytes::Mapped(m) = &self.bytes {
+            m.release(range);
+        }
+    }
+
     /// Whether the capture has no bytes (never true of an open capture: it has a header).
     pub fn is_empty(&self) -> bool {
         self.len() == 0
@@ -396,6 +408,49 @@ mod tests {
         capture.fault_in(0..usize::MAX);
         capture.fault_in(usize::MAX - 1..usize::MAX);
         assert_eq!(capture.packets().count(), 2);
+    }
+
+    #[test]
+    fn released_pages_read_the_same_when_touched_again() {
+        // 300 KB: several whole 64 KiB blocks to unmap, and a partial one at the end.
+        let payloads: Vec<Vec<u8>> = (0..300u32)
+            .map(|i| (0..1000u32).map(|j| (i * 7 + j) as u8).collect())
+            .collect();
+        let records: Vec<PcapRecord<'_>> = payloads
+            .iter()
+            .map(|data| PcapRecord {
+                sec: 1,
+                frac: 0,
+                data,
+                orig_len: data.len() as u32,
+            })
+            .collect();
+        let file = TempFile::with("released.pcap", &pcap_file(false, false, 1, &records));
+        let capture = Capture::open(&file.0).expect("valid pcap");
+        let first = capture
+            .packets()
+            .next()
+            .and_then(Result::ok)
+            .expect("a packet");
+        let read = |c: &Capture| -> Vec<Vec<u8>> {
+            c.packets()
+                .filter_map(Result::ok)
+                .map(|p| p.data.to_vec())
+                .collect()
+        };
+        assert_eq!(read(&capture), payloads);
+        capture.release(100_000..200_000);
+        assert_eq!(read(&capture), payloads, "after a part");
+        capture.release(0..usize::MAX);
+        assert_eq!(
+            first.data,
+            &payloads[0][..],
+            "a slice held across the release"
+        );
+        assert_eq!(read(&capture), payloads, "after all of it");
+        capture.release(usize::MAX - 1..usize::MAX);
+        let (from, to) = (5, 3);
+        capture.release(from..to);
     }
 
     #[test]

@@ -7,9 +7,14 @@
 //! never copied: they stay in the mapping, which outlives the scoped worker threads (the one
 //! exception is a datagram reassembled from IP fragments, copied once).
 //!
-//! A worker with no batch waiting maps in the capture's pages a few MB ahead of the dispatcher
-//! ([`FaultAhead`]), so that the kernel's page faults, much of the cost of walking a mapped
-//! capture, do not fall on the one thread every packet passes through.
+//! The kernel's work on the mapping is spread over workers with time to spare ([`Window`]): a
+//! worker with no batch waiting maps in the capture's pages a few MB ahead of the dispatcher, so
+//! that page faults, much of the cost of walking a mapped capture, do not fall on the one thread
+//! every packet passes through; and it unmaps the pages every worker is done with, so that the
+//! process's resident memory stays small whatever the capture's size and unmapping it does not
+//! fall on the end of the replay. Every few MB the dispatcher sends each worker a batch marked
+//! with its position: a worker that has worked a marked batch is done with everything before
+//! the mark.
 //!
 //! When the policy in force counts quotas, all flows of a listed subscriber go to one worker
 //! (chosen by the subscriber, not the flow): quota minutes are shared by a subscriber's flows,
@@ -23,7 +28,7 @@
 use super::counters::Counters;
 use super::enforce::{Enforcer, Rules};
 use super::replay::{ReplayConfig, ReplaySink, TICK_PACKETS};
-use super::worker::{Worker, WorkerConfig};
+use super::worker::Worker;
 use crate::capture::Capture;
 use crate::decode::{Decoder, Packet};
 use crate::flow::dns_cache::DnsCache;
@@ -41,8 +46,10 @@ const QUEUE: usize = 16;
 /// workers map in pages at most.
 const FAULT_CHUNK: usize = 256 << 10;
 const FAULT_AHEAD: usize = 8 << 20;
-/// Packets between two reports of the dispatcher's position to [`FaultAhead`].
+/// Packets between two reports of the dispatcher's position to [`Window`].
 const POSITION_EVERY: u32 = 256;
+/// Bytes of capture between two marked batches, and the most a waiting worker unmaps at a time.
+const RELEASE_EVERY: usize = 8 << 20;
 
 /// One packet handed to a worker.
 struct Item<'a> {
@@ -53,28 +60,44 @@ struct Item<'a> {
     owned: Option<Box<[u8]>>,
 }
 
-type Batch<'a> = Vec<Item<'a>>;
+/// Packets for one worker, in capture order.
+struct Batch<'a> {
+    items: Vec<Item<'a>>,
+    /// Set on the batch sent to every worker at a mark: the dispatcher's position then. Every
+    /// packet of this worker before that position is in this batch or an earlier one.
+    mark: Option<usize>,
+}
+
+impl Batch<'_> {
+    fn new() -> Self {
+        Batch {
+            items: Vec::with_capacity(BATCH),
+            mark: None,
+        }
+    }
+}
 
 /// Replays `captures` with `config.workers` workers; see the module documentation.
 pub fn run<'a>(captures: &'a [Capture], config: &ReplayConfig, sink: &impl ReplaySink) -> Counters {
     let workers = config.workers.max(1);
     let dns = Arc::new(DnsCache::new(config.worker.dns_cache_entries));
-    let ahead = FaultAhead::new(captures);
+    let window = Window::new(captures, workers);
     std::thread::scope(|scope| {
         let mut lanes = Vec::with_capacity(workers);
         let mut handles = Vec::with_capacity(workers);
-        for _ in 0..workers {
+        for index in 0..workers {
             let (tx, rx) = bounded::<Batch<'a>>(QUEUE);
             let (back_tx, back_rx) = bounded::<Batch<'a>>(QUEUE + 2);
-            let dns = Arc::clone(&dns);
-            let (worker, enforcer) = (config.worker, config.enforcer.clone());
-            let ahead = &ahead;
-            handles
-                .push(scope.spawn(move || work(worker, enforcer, dns, rx, back_tx, ahead, sink)));
+            let mut worker = Worker::with_shared_dns(config.worker, Arc::clone(&dns), false);
+            if let Some(e) = &config.enforcer {
+                worker = worker.with_enforcer(Arc::clone(e));
+            }
+            let window = &window;
+            handles.push(scope.spawn(move || work(index, worker, rx, back_tx, window, sink)));
             lanes.push(Lane {
                 tx,
                 back: back_rx,
-                batch: Vec::with_capacity(BATCH),
+                batch: Batch::new(),
             });
         }
         let mut counters = dispatch(
@@ -82,7 +105,7 @@ pub fn run<'a>(captures: &'a [Capture], config: &ReplayConfig, sink: &impl Repla
             &mut lanes,
             &dns,
             config.enforcer.as_deref(),
-            &ahead,
+            &window,
             sink,
         );
         drop(lanes);
@@ -107,19 +130,29 @@ struct Lane<'a> {
 impl<'a> Lane<'a> {
     #[inline]
     fn push(&mut self, item: Item<'a>) {
-        self.batch.push(item);
-        if self.batch.len() == BATCH {
+        self.batch.items.push(item);
+        if self.batch.items.len() == BATCH {
             self.flush();
         }
     }
 
+    /// Sends the batch being filled, if it holds packets.
     fn flush(&mut self) {
-        if self.batch.is_empty() {
-            return;
+        if !self.batch.items.is_empty() {
+            self.send();
         }
+    }
+
+    /// Sends the batch being filled (empty or not) marked with the dispatcher's `position`.
+    fn mark(&mut self, position: usize) {
+        self.batch.mark = Some(position);
+        self.send();
+    }
+
+    fn send(&mut self) {
         let spare = match self.back.try_recv() {
             Ok(b) => b,
-            Err(TryRecvError::Empty | TryRecvError::Disconnected) => Vec::with_capacity(BATCH),
+            Err(TryRecvError::Empty | TryRecvError::Disconnected) => Batch::new(),
         };
         let full = std::mem::replace(&mut self.batch, spare);
         // A worker only stops when its channel closes, so a send cannot fail while it runs;
@@ -133,7 +166,7 @@ fn dispatch<'a>(
     lanes: &mut [Lane<'a>],
     dns: &DnsCache,
     enforcer: Option<&Enforcer>,
-    ahead: &FaultAhead<'_>,
+    window: &Window<'_>,
     sink: &impl ReplaySink,
 ) -> Counters {
     let mut affinity = Affinity::new(enforcer);
@@ -143,16 +176,26 @@ fn dispatch<'a>(
     let total: u64 = captures.iter().map(|c| c.len() as u64).sum();
     let mut done = 0u64;
     let mut seen = 0u32;
+    let mut next_mark = RELEASE_EVERY;
     for capture in captures {
         let mut packets = capture.packets();
-        while let Some(item) = packets.next() {
+        loop {
             seen = seen.wrapping_add(1);
             if seen.is_multiple_of(POSITION_EVERY) {
-                ahead.reached(done as usize + packets.offset());
+                // Where the next record starts: every packet handed out so far lies before it.
+                let position = done as usize + packets.offset();
+                window.reached(position);
+                if position >= next_mark {
+                    for lane in lanes.iter_mut() {
+                        lane.mark(position);
+                    }
+                    next_mark = position + RELEASE_EVERY;
+                }
                 if seen.is_multiple_of(TICK_PACKETS) {
-                    sink.tick(done + packets.offset() as u64, total);
+                    sink.tick(position as u64, total);
                 }
             }
+            let Some(item) = packets.next() else { break };
             let raw = match item {
                 Ok(raw) => raw,
                 Err(skip) => {
@@ -279,26 +322,34 @@ fn rebase<'a>(packet: &Packet<'_>, frame: &'a [u8]) -> Option<&'a [u8]> {
     frame.get(start..start.checked_add(packet.payload.len())?)
 }
 
-/// Page faults of the mapped captures, taken by waiting workers ahead of the dispatcher: walking
-/// a capture is the dispatcher's work, the one part of a replay that does not spread over
-/// workers, and faulting the mapping in (the kernel maps a file's pages as they are first
-/// touched) is much of it. The captures count as one run of bytes, laid end to end.
-struct FaultAhead<'a> {
+/// The stretch of the mapped captures in use, kept by waiting workers: they map pages in ahead of
+/// the dispatcher and unmap those every worker is done with. Walking a capture is the
+/// dispatcher's work, the one part of a replay that does not spread over workers, and the
+/// kernel's share of it (a page fault for each page first touched, and unmapping every page at
+/// the end) is much of it. The captures count as one run of bytes, laid end to end.
+struct Window<'a> {
     captures: &'a [Capture],
     total: usize,
     /// Where the dispatcher is.
     reader: AtomicUsize,
-    /// Where the pages not yet claimed by a worker start.
+    /// Where the pages not yet claimed by a worker for mapping in start.
     claimed: AtomicUsize,
+    /// Per worker, the mark of the last marked batch it has worked: it is done with every byte
+    /// before it.
+    passed: Vec<AtomicUsize>,
+    /// Where the pages not yet claimed for unmapping start.
+    released: AtomicUsize,
 }
 
-impl<'a> FaultAhead<'a> {
-    fn new(captures: &'a [Capture]) -> FaultAhead<'a> {
-        FaultAhead {
+impl<'a> Window<'a> {
+    fn new(captures: &'a [Capture], workers: usize) -> Window<'a> {
+        Window {
             captures,
             total: captures.iter().map(Capture::len).sum(),
             reader: AtomicUsize::new(0),
             claimed: AtomicUsize::new(0),
+            passed: (0..workers).map(|_| AtomicUsize::new(0)).collect(),
+            released: AtomicUsize::new(0),
         }
     }
 
@@ -307,9 +358,21 @@ impl<'a> FaultAhead<'a> {
         self.reader.store(position, Ordering::Relaxed);
     }
 
-    /// Maps in the next chunk ahead of the dispatcher, if one is within reach; returns whether
-    /// there was one.
+    /// Worker `index` has worked a batch marked `position`: it reads nothing before it again.
+    fn passed(&self, index: usize, position: usize) {
+        if let Some(p) = self.passed.get(index) {
+            // Release: its reads of the bytes come before any unmapping of them.
+            p.store(position, Ordering::Release);
+        }
+    }
+
+    /// Maps in the next chunk ahead of the dispatcher or else unmaps the next one behind the
+    /// workers, if one is within reach; returns whether there was one.
     fn step(&self) -> bool {
+        self.fault_ahead() || self.release_behind()
+    }
+
+    fn fault_ahead(&self) -> bool {
         let reader = self.reader.load(Ordering::Relaxed);
         // Pages the dispatcher has passed are mapped already.
         let start = self
@@ -320,18 +383,45 @@ impl<'a> FaultAhead<'a> {
             return false;
         }
         let end = start.saturating_add(FAULT_CHUNK).min(self.total);
-        if self
-            .claimed
-            .compare_exchange(start, end, Ordering::Relaxed, Ordering::Relaxed)
+        self.claim(&self.claimed, start..end, Capture::fault_in)
+    }
+
+    fn release_behind(&self) -> bool {
+        // Acquire: every worker's reads before its mark come before the unmapping.
+        let done = self
+            .passed
+            .iter()
+            .map(|p| p.load(Ordering::Acquire))
+            .min()
+            .unwrap_or(0);
+        let start = self.released.load(Ordering::Relaxed);
+        let end = done.min(start.saturating_add(RELEASE_EVERY));
+        if end <= start {
+            return false;
+        }
+        self.claim(&self.released, start..end, Capture::release)
+    }
+
+    /// Claims `range` by moving `cursor` from its start to its end, and applies `f` to the part
+    /// of each capture it covers (in that capture's own offsets). A cursor another worker moved
+    /// first leaves the range to that worker. Returns true: there may be more.
+    fn claim(
+        &self,
+        cursor: &AtomicUsize,
+        range: std::ops::Range<usize>,
+        f: impl Fn(&Capture, std::ops::Range<usize>),
+    ) -> bool {
+        if cursor
+            .compare_exchange(range.start, range.end, Ordering::Relaxed, Ordering::Relaxed)
             .is_err()
         {
-            return true; // another worker took it: there may be more
+            return true;
         }
         let mut base = 0;
         for c in self.captures {
             let len = c.len();
-            if start < base + len && end > base {
-                c.fault_in(start.saturating_sub(base)..end - base);
+            if range.start < base + len && range.end > base {
+                f(c, range.start.saturating_sub(base)..range.end - base);
             }
             base += len;
         }
@@ -339,24 +429,20 @@ impl<'a> FaultAhead<'a> {
     }
 }
 
+/// Worker `index`'s thread: works the batches `rx` brings, and sends them `back` empty.
 fn work<'a>(
-    config: WorkerConfig,
-    enforcer: Option<Arc<Enforcer>>,
-    dns: Arc<DnsCache>,
+    index: usize,
+    mut worker: Worker,
     rx: Receiver<Batch<'a>>,
     back: Sender<Batch<'a>>,
-    ahead: &FaultAhead<'_>,
+    window: &Window<'_>,
     sink: &impl ReplaySink,
 ) -> Counters {
-    let mut worker = Worker::with_shared_dns(config, dns, false);
-    if let Some(e) = enforcer {
-        worker = worker.with_enforcer(e);
-    }
     loop {
-        // With no batch waiting, map in the capture ahead of the dispatcher, then wait.
+        // With no batch waiting, keep the mapped window, then wait.
         let mut batch = match rx.try_recv() {
             Ok(b) => b,
-            Err(TryRecvError::Empty) if ahead.step() => continue,
+            Err(TryRecvError::Empty) if window.step() => continue,
             Err(TryRecvError::Empty) => match rx.recv() {
                 Ok(b) => b,
                 Err(_) => break,
@@ -364,7 +450,7 @@ fn work<'a>(
             Err(TryRecvError::Disconnected) => break,
         };
         // Read in place (an item is about 100 bytes: moving each out costs a copy).
-        for item in &batch {
+        for item in &batch.items {
             let mut ended = |f: Flow, r: EndReason| sink.flow_ended(f, r);
             match &item.owned {
                 None => worker.process_decoded(item.ts_ns, item.orig_len, &item.packet, &mut ended),
@@ -377,7 +463,10 @@ fn work<'a>(
                 }
             }
         }
-        batch.clear();
+        batch.items.clear();
+        if let Some(position) = batch.mark.take() {
+            window.passed(index, position);
+        }
         // The dispatcher may have stopped taking batches back; then this one is dropped.
         let _ = back.try_send(batch);
     }
@@ -399,9 +488,10 @@ mod tests {
         Capture::from_bytes("test", bytes).expect("a pcap header")
     }
 
-    fn steps(ahead: &FaultAhead<'_>) -> usize {
+    /// Calls `step` until it says there is nothing more; returns how many times it did work.
+    fn steps(step: impl Fn() -> bool) -> usize {
         let mut n = 0;
-        while ahead.step() {
+        while step() {
             n += 1;
             assert!(n < 10_000, "step never stops");
         }
@@ -412,14 +502,47 @@ mod tests {
     fn waiting_workers_map_in_chunks_ahead_of_the_dispatcher_and_no_further() {
         let captures = [capture(3 * FAULT_CHUNK), capture(FAULT_AHEAD)];
         let total = 3 * FAULT_CHUNK + FAULT_AHEAD;
-        let ahead = FaultAhead::new(&captures);
-        assert_eq!(steps(&ahead), FAULT_AHEAD / FAULT_CHUNK, "up to the reach");
-        ahead.reached(2 * FAULT_CHUNK);
-        assert_eq!(steps(&ahead), 2, "the reach moved two chunks");
+        let w = Window::new(&captures, 1);
+        assert_eq!(
+            steps(|| w.fault_ahead()),
+            FAULT_AHEAD / FAULT_CHUNK,
+            "up to the reach"
+        );
+        w.reached(2 * FAULT_CHUNK);
+        assert_eq!(steps(|| w.fault_ahead()), 2, "the reach moved two chunks");
         // A dispatcher that got ahead of the claims: nothing behind it is mapped again.
-        ahead.reached(total - FAULT_CHUNK / 2);
-        assert_eq!(steps(&ahead), 1, "only what is left of the last chunk");
-        assert_eq!(ahead.claimed.load(Ordering::Relaxed), total);
-        assert!(!ahead.step());
+        w.reached(total - FAULT_CHUNK / 2);
+        assert_eq!(
+            steps(|| w.fault_ahead()),
+            1,
+            "only what is left of the last chunk"
+        );
+        assert_eq!(w.claimed.load(Ordering::Relaxed), total);
+        assert!(!w.fault_ahead());
+    }
+
+    #[test]
+    fn waiting_workers_unmap_only_what_every_worker_has_passed() {
+        let captures = [capture(RELEASE_EVERY + 4096), capture(2 * RELEASE_EVERY)];
+        let total = 3 * RELEASE_EVERY + 4096;
+        let w = Window::new(&captures, 2);
+        assert!(!w.release_behind(), "no worker has passed a mark");
+        w.passed(0, 2 * RELEASE_EVERY);
+        assert!(!w.release_behind(), "worker 1 has not");
+        w.passed(1, RELEASE_EVERY + RELEASE_EVERY / 2);
+        assert_eq!(
+            steps(|| w.release_behind()),
+            2,
+            "a whole chunk, then the rest"
+        );
+        assert_eq!(
+            w.released.load(Ordering::Relaxed),
+            RELEASE_EVERY + RELEASE_EVERY / 2
+        );
+        w.passed(1, total);
+        assert_eq!(steps(|| w.release_behind()), 1, "up to worker 0's mark");
+        w.passed(0, total);
+        assert_eq!(steps(|| w.release_behind()), 2, "a chunk, then the rest");
+        assert_eq!(w.released.load(Ordering::Relaxed), total);
     }
 }

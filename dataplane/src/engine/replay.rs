@@ -69,6 +69,7 @@ fn replay_on_this_thread(
     for capture in captures {
         let mut packets = capture.packets();
         let mut n = 0u32;
+        let mut released = 0;
         while let Some(item) = packets.next() {
             match item {
                 Ok(raw) => worker.process(&raw, &mut |f, r| sink.flow_ended(f, r)),
@@ -76,7 +77,11 @@ fn replay_on_this_thread(
             }
             n = n.wrapping_add(1);
             if n.is_multiple_of(TICK_PACKETS) {
-                sink.tick(done + packets.offset() as u64, total);
+                let offset = packets.offset();
+                sink.tick(done + offset as u64, total);
+                // Nothing before here is read again: keep the resident memory small.
+                capture.release(released..offset);
+                released = offset;
             }
         }
         done += capture.len() as u64;
