@@ -338,6 +338,11 @@ fn main() -> anyhow::Result<()> {
         file_bytes as f64 / 1e6,
         p.repeat
     );
+    // Figures from a busy machine mean little: say how busy it was.
+    if let Ok(load) = std::fs::read_to_string("/proc/loadavg") {
+        let load: Vec<&str> = load.split_whitespace().take(3).collect();
+        println!("load average before the run: {}", load.join(" "));
+    }
 
     let nw = format!("pcgate {} workers", p.workers);
     let mut readers = vec![
