@@ -51,18 +51,23 @@ impl Mapping {
         &self.map
     }
 
-    /// Unmaps the pages inside `range` (byte offsets, clamped to the file; only whole
-    /// [`RELEASE_ALIGN`] blocks, or up to the end of the file) from this process; see
-    /// [`super::Capture::release`]. Only a request: a kernel that refuses it keeps the pages.
-    pub(super) fn release(&self, range: std::ops::Range<usize>) {
+    /// Where unmapping everything before `offset` stops: the start of the [`RELEASE_ALIGN`] block
+    /// holding it, or the end of the file.
+    pub(super) fn release_boundary(&self, offset: usize) -> usize {
         let len = self.map.len();
-        let start = range.start.min(len).next_multiple_of(RELEASE_ALIGN);
-        let end = if range.end >= len {
+        if offset >= len {
             len
         } else {
-            range.end - range.end % RELEASE_ALIGN
-        };
-        if start >= end {
+            offset - offset % RELEASE_ALIGN
+        }
+    }
+
+    /// Unmaps the pages of `range`, which starts on a [`RELEASE_ALIGN`] boundary, from this
+    /// process; see [`super::Capture::release_before`]. Only a request: a kernel that refuses it
+    /// keeps the pages.
+    pub(super) fn release(&self, range: std::ops::Range<usize>) {
+        let end = range.end.min(self.map.len());
+        if !range.start.is_multiple_of(RELEASE_ALIGN) || range.start >= end {
             return;
         }
         #[cfg(unix)]
@@ -76,8 +81,8 @@ impl Mapping {
             let _ = unsafe {
                 self.map.unchecked_advise_range(
                     memmap2::UncheckedAdvice::DontNeed,
-                    start,
-                    end - start,
+                    range.start,
+                    end - range.start,
                 )
             };
         }

@@ -164,6 +164,8 @@ enum Kind {
 pub struct Capture {
     bytes: Bytes,
     kind: Kind,
+    /// Bytes before this are unmapped ([`Capture::release_before`]).
+    released: std::sync::atomic::AtomicUsize,
 }
 
 impl Capture {
@@ -229,7 +231,11 @@ impl Capture {
         } else {
             return Err(not_a_capture(""));
         };
-        Ok(Capture { bytes, kind })
+        Ok(Capture {
+            bytes,
+            kind,
+            released: Default::default(),
+        })
     }
 
     pub fn format(&self) -> Format {
@@ -255,15 +261,21 @@ impl Capture {
         }
     }
 
-    /// Gives back the pages of `range` (byte offsets, clamped to the capture; whole 64 KiB
-    /// blocks, or up to the end) that this process has mapped in: a reader that is done with a
-    /// stretch of the capture keeps its resident memory small whatever the file's size, and the
-    /// work of unmapping is spread over the replay instead of all falling on its end. Reading
-    /// those bytes again maps them in again, with the same contents. Nothing for a capture read
-    /// into memory.
-    pub fn release(&self, range: std::ops::Range<usize>) {
+    /// Says that the reader is done with every byte before `offset`, and gives back the pages
+    /// they lie on that this process has mapped in (whole 64 KiB blocks: the block holding
+    /// `offset` stays until a later call), so that a reader keeps its resident memory small
+    /// whatever the file's size, and the work of unmapping is spread over the replay instead of
+    /// all falling on its end. Reading those bytes again maps them in again, with the same
+    /// contents. Nothing for a capture read into memory.
+    pub fn release_before(&self, offset: usize) {
         if let Bytes::Mapped(m) = &self.bytes {
-            m.release(range);
+            let end = m.release_boundary(offset);
+            let start = self
+                .released
+                .fetch_max(end, std::sync::atomic::Ordering::Relaxed);
+            if start < end {
+                m.release(start..end);
+            }
         }
     }
 
@@ -439,18 +451,17 @@ mod tests {
                 .collect()
         };
         assert_eq!(read(&capture), payloads);
-        capture.release(100_000..200_000);
+        capture.release_before(200_000);
         assert_eq!(read(&capture), payloads, "after a part");
-        capture.release(0..usize::MAX);
+        capture.release_before(100_000);
+        capture.release_before(usize::MAX);
         assert_eq!(
             first.data,
             &payloads[0][..],
             "a slice held across the release"
         );
         assert_eq!(read(&capture), payloads, "after all of it");
-        capture.release(usize::MAX - 1..usize::MAX);
-        let (from, to) = (5, 3);
-        capture.release(from..to);
+        capture.release_before(usize::MAX);
     }
 
     #[test]

@@ -399,7 +399,7 @@ impl<'a> Window<'a> {
         if end <= start {
             return false;
         }
-        self.claim(&self.released, start..end, Capture::release)
+        self.claim(&self.released, start..end, |c, r| c.release_before(r.end))
     }
 
     /// Claims `range` by moving `cursor` from its start to its end, and applies `f` to the part

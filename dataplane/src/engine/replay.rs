@@ -69,7 +69,6 @@ fn replay_on_this_thread(
     for capture in captures {
         let mut packets = capture.packets();
         let mut n = 0u32;
-        let mut released = 0;
         while let Some(item) = packets.next() {
             match item {
                 Ok(raw) => worker.process(&raw, &mut |f, r| sink.flow_ended(f, r)),
@@ -80,8 +79,7 @@ fn replay_on_this_thread(
                 let offset = packets.offset();
                 sink.tick(done + offset as u64, total);
                 // Nothing before here is read again: keep the resident memory small.
-                capture.release(released..offset);
-                released = offset;
+                capture.release_before(offset);
             }
         }
         done += capture.len() as u64;
