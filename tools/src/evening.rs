@@ -92,10 +92,22 @@ fn long_tls(
         ..TlsShape::default()
     };
     let mut flow = recipes::tls_flow(ep, rng, &hello, &shape)?;
-    // Frames 0-2 are the handshake, 3 the ClientHello; everything after is stretched out.
-    if let Some(hello_ts) = flow.frames.get(3).map(|f| f.ts_ns) {
-        for (k, frame) in flow.frames.iter_mut().skip(4).enumerate() {
-            frame.ts_ns = hello_ts + (k as u64 + 1) * step_ns;
+    // Frames 0-2 are the handshake, 3 the ClientHello; everything after is stretched out but
+    // the close, which follows the last of them within a round trip.
+    let body = flow.frames.len() - flow.close_frames;
+    if let (Some(hello_ts), Some(last_ts)) = (
+        flow.frames.get(3).map(|f| f.ts_ns),
+        body.checked_sub(1)
+            .and_then(|i| flow.frames.get(i))
+            .map(|f| f.ts_ns),
+    ) {
+        let new_last = hello_ts + body.saturating_sub(4) as u64 * step_ns;
+        for (k, frame) in flow.frames.iter_mut().enumerate().skip(4) {
+            frame.ts_ns = if k < body {
+                hello_ts + (k as u64 - 3) * step_ns
+            } else {
+                new_last + (frame.ts_ns - last_ts)
+            };
         }
     }
     Ok(flow)

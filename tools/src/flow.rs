@@ -136,7 +136,14 @@ pub struct Flow {
     pub app: AppInfo,
     /// The frames, in time order.
     pub frames: Vec<Frame>,
+    /// How many of the last frames close the connection (a TCP FIN exchange and its last ACK):
+    /// they follow each other within a round trip, so whatever stretches a flow in time leaves
+    /// their gaps alone (a close spread over minutes would outlast a reader's closed-flow time).
+    pub close_frames: usize,
 }
+
+/// Frames of a TCP close as [`TcpConversation::build`] makes it: FIN, FIN, ACK.
+pub const TCP_CLOSE_FRAMES: usize = 3;
 
 impl Flow {
     /// Builds a TCP flow.
@@ -148,7 +155,8 @@ impl Flow {
             &conv.path,
             app,
             conv.build()?,
-        ))
+        )
+        .closed_by(if conv.close { TCP_CLOSE_FRAMES } else { 0 }))
     }
 
     /// Builds a UDP flow.
@@ -178,7 +186,13 @@ impl Flow {
             teid: path.gtpu.map(|t| t.teid),
             app,
             frames,
+            close_frames: 0,
         }
+    }
+
+    fn closed_by(mut self, frames: usize) -> Flow {
+        self.close_frames = frames.min(self.frames.len());
+        self
     }
 
     /// Timestamp of the first frame (0 for an empty flow).

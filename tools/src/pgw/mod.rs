@@ -50,8 +50,6 @@ const MEAN_RECORDS_PER_FLOW: u64 = 3;
 const LONG_FLOW_MAX_GAP_NS: u64 = 45_000_000_000;
 /// Frames of a flow's opening kept at their natural times when it is lengthened.
 const LONG_FLOW_KEEP: usize = 4;
-/// Frames of a TCP close (FIN, FIN+ACK, ACK) kept together at the end of a lengthened flow.
-const TCP_CLOSE_FRAMES: usize = 3;
 /// Salts of the per-flow random draws that are pgw-sim's own (the synthesizer's are untouched).
 const SALT_LONG: u64 = 0x6c6f_6e67;
 const SALT_NO_MSISDN: u64 = 0x6d73_6973;
@@ -368,10 +366,7 @@ impl<W: Write> Generator<W> {
             Rng::new(self.cfg.synth.seed ^ n.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ SALT_LONG);
         if draw.kind != Kind::Dns && mix::chance(&mut own, self.cfg.long_percent) {
             let target_s = mix::pareto(&mut own, 300.0, 1.2, 3_600.0);
-            let tail = match flow.l4 {
-                crate::flow::L4::Tcp => TCP_CLOSE_FRAMES,
-                crate::flow::L4::Udp => 0,
-            };
+            let tail = flow.close_frames;
             records::lengthen(
                 &mut flow,
                 LONG_FLOW_KEEP,

@@ -150,6 +150,7 @@ pub fn generate<C: Write, E: Write>(
                 teid: path.gtpu.map(|t| t.teid),
                 app: AppInfo::opaque(),
                 frames,
+                close_frames: 0,
             };
             line.clear();
             serde_json::to_writer(&mut line, &flow.expected())?;

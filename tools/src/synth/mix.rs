@@ -223,14 +223,16 @@ pub fn build(spec: &Spec<'_>, rng: &mut Rng) -> Result<Flow, RecipeError> {
 }
 
 /// Spreads a flow's packets over about `target_ns` (think time between them), keeping their
-/// order and no gap longer than [`MAX_GAP_NS`]; a flow already that long is left alone.
+/// order and no gap longer than [`MAX_GAP_NS`]; a flow already that long is left alone. The
+/// frames that close a TCP connection keep their natural gaps after the last stretched one: a
+/// close follows within a round trip.
 pub fn stretch(flow: &mut Flow, target_ns: u64) {
-    let (Some(first), Some(last)) = (flow.frames.first(), flow.frames.last()) else {
+    let body = flow.frames.len() - flow.close_frames.min(flow.frames.len());
+    let (Some(first), Some(last)) = (flow.frames.first(), flow.frames[..body].last()) else {
         return;
     };
     let (start, natural) = (first.ts_ns, last.ts_ns.saturating_sub(first.ts_ns));
-    let widest = flow
-        .frames
+    let widest = flow.frames[..body]
         .windows(2)
         .map(|w| w[1].ts_ns.saturating_sub(w[0].ts_ns))
         .max()
@@ -242,9 +244,14 @@ pub fn stretch(flow: &mut Flow, target_ns: u64) {
     if factor <= 1.0 {
         return;
     }
-    for f in &mut flow.frames {
-        let offset = f.ts_ns - start;
-        f.ts_ns = start + (offset as f64 * factor) as u64;
+    let old_last = last.ts_ns;
+    let new_last = start + (natural as f64 * factor) as u64;
+    for (i, f) in flow.frames.iter_mut().enumerate() {
+        f.ts_ns = if i < body {
+            start + ((f.ts_ns - start) as f64 * factor) as u64
+        } else {
+            new_last + (f.ts_ns - old_last)
+        };
     }
 }
 
@@ -457,6 +464,12 @@ mod tests {
             .unwrap();
         assert!(widest <= MAX_GAP_NS + 1, "{widest}");
         assert_eq!(f.first_ts(), 1_000_000_000);
+        // The close (FIN, FIN, ACK) still follows within a round trip.
+        assert_eq!(f.close_frames, 3);
+        let close = &f.frames[f.frames.len() - 4..];
+        assert!(close
+            .windows(2)
+            .all(|w| w[1].ts_ns - w[0].ts_ns < 1_000_000_000));
     }
 
     #[test]

@@ -41,7 +41,7 @@ pub use writer::Format;
 
 /// Changes whenever the same configuration would write different bytes (benchmarks key their
 /// cached captures by it).
-pub const GENERATOR_VERSION: u32 = 2;
+pub const GENERATOR_VERSION: u32 = 3;
 /// 2024-06-01T18:00:00Z: the evening every capture starts at by default, in nanoseconds.
 pub const DEFAULT_START_NS: u64 = 1_717_264_800 * 1_000_000_000;
 /// Flows written when no target is given.
