@@ -230,7 +230,9 @@ fn track(
         return;
     };
     counters.tracked += 1;
+    let was_closed = flow.is_closed();
     update(flow, dir, ts_ns, orig_len, &packet);
+    let closed_now = !was_closed && flow.is_closed();
     // Naming starts with the first payload: a SYN alone costs no inspection state (the stream
     // then starts at the first byte seen, and moves back if an earlier segment turns up).
     if !flow.naming_done && !packet.payload.is_empty() {
@@ -243,6 +245,10 @@ fn track(
         if decide(flow, ts_ns, rules, enforcer.events()) == Outcome::Block {
             counters.blocked_packets += 1;
         }
+    }
+    // A connection that has just closed is kept for the closed timeout, not the open one.
+    if closed_now {
+        table.refile(slot);
     }
 }
 

@@ -4,7 +4,9 @@
 //!
 //! The wheel is lazy: a flow is filed under the tick of its deadline when it is created; when that
 //! tick comes round, a flow that saw packets since is filed again under its new deadline, and
-//! one that did not is expired. Nothing is scanned that is not due.
+//! one that did not is expired. Nothing is scanned that is not due. A deadline that moves
+//! earlier (a TCP connection that closes keeps the shorter closed timeout) is filed again at
+//! once ([`FlowTable::refile`]).
 //!
 //! The entries of a tick that comes round are not all looked at by the packet that crossed it:
 //! each costs a few cache misses (the flow has gone cold) and an expiry frees the flow's
@@ -199,6 +201,23 @@ impl FlowTable {
         self.free.push(slot);
         self.live -= 1;
         Some(flow)
+    }
+
+    /// Files the flow in `slot` again under its deadline now, for a deadline that moved earlier
+    /// than the one it is filed under: a TCP connection that closed is kept
+    /// [`Timeouts::tcp_closed_s`], not the open one's timeout. The entry it was filed under
+    /// stays, and finds the flow gone (or files it again) when it comes round.
+    pub fn refile(&mut self, slot: u32) {
+        let Some(s) = self.slots.get(slot as usize) else {
+            return;
+        };
+        let Some(flow) = &s.flow else { return };
+        let deadline = flow.last_ts.saturating_add(flow.timeout_ns(&self.timeouts));
+        let entry = WheelEntry {
+            slot,
+            generation: s.generation,
+        };
+        self.file(deadline, entry);
     }
 
     fn file(&mut self, deadline_ns: u64, entry: WheelEntry) {
@@ -417,6 +436,40 @@ mod tests {
         assert_eq!(gone[0].1, EndReason::Idle);
         assert_eq!(gone[0].2, 10);
         assert_eq!(t.len(), 1);
+    }
+
+    #[test]
+    fn closed_connection_ends_after_the_closed_timeout_once_refiled() {
+        let timeouts = Timeouts {
+            tcp_idle_s: 300,
+            tcp_closed_s: 10,
+            ..Timeouts::default()
+        };
+        let mut t = FlowTable::new(timeouts, 100);
+        let (closed, open) = (key(1, L4::Tcp), key(2, L4::Tcp));
+        t.advance(0, |_, _| {});
+        let c = insert(&mut t, closed, 0);
+        insert(&mut t, open, 0);
+        // Both FINs at 5 s: filed under 300 s when created, now due 10 s after the close.
+        let f = t.get_mut(c).unwrap();
+        f.tcp = crate::flow::tcp_state::FIN_C2S | crate::flow::tcp_state::FIN_S2C;
+        f.last_ts = 5 * S;
+        t.refile(c);
+        let mut gone = Vec::new();
+        for tenth in 1..=3200u64 {
+            t.advance(tenth * S / 10, |f, r| gone.push((f.key, r, tenth)));
+        }
+        assert_eq!(gone.len(), 2, "{gone:?}");
+        assert_eq!((gone[0].0, gone[0].1), (closed, EndReason::Closed));
+        assert!(
+            (150..=152).contains(&gone[0].2),
+            "closed at 5 s, gone at {}",
+            gone[0].2
+        );
+        // The entry it was first filed under finds it gone; the open flow ends at 300 s.
+        assert_eq!((gone[1].0, gone[1].1), (open, EndReason::Idle));
+        assert!((3000..=3002).contains(&gone[1].2), "{}", gone[1].2);
+        assert!(t.is_empty());
     }
 
     #[test]
