@@ -119,8 +119,9 @@ impl fmt::Display for Summary<'_> {
         if let Some(per_flow) = c.flow_table_bytes.checked_div(c.peak_flows) {
             writeln!(
                 f,
-                "flow state  {} bytes per flow ({} flows at peak, {} bytes of tables)",
-                per_flow, c.peak_flows, c.flow_table_bytes
+                "flow state  {} bytes per flow ({} flows at peak, {} bytes of tables, {} of them \
+                 the timer wheel)",
+                per_flow, c.peak_flows, c.flow_table_bytes, c.flow_wheel_bytes
             )?;
         }
         if let Some(kib) = peak_rss_kib() {

@@ -30,6 +30,8 @@ pub struct Counters {
     pub peak_flows: u64,
     /// Bytes of the flow tables' own structures at their largest.
     pub flow_table_bytes: u64,
+    /// Of which the timer wheels'.
+    pub flow_wheel_bytes: u64,
     /// Processing time per packet in nanoseconds, sampled (one packet in
     /// [`LATENCY_SAMPLE_EVERY`]).
     pub latency_ns: Histogram<u64>,
@@ -54,6 +56,7 @@ impl Default for Counters {
             reasons: Vec::new(),
             peak_flows: 0,
             flow_table_bytes: 0,
+            flow_wheel_bytes: 0,
             latency_ns: Histogram::new_with_bounds(1, LATENCY_MAX_NS, 3)
                 .expect("static histogram bounds are valid"),
         }
@@ -120,6 +123,7 @@ impl Counters {
         self.named_from_dns += other.named_from_dns;
         self.peak_flows += other.peak_flows;
         self.flow_table_bytes += other.flow_table_bytes;
+        self.flow_wheel_bytes += other.flow_wheel_bytes;
         // Both histograms have the same bounds, so adding cannot fail.
         let _ = self.latency_ns.add(&other.latency_ns);
         for &(r, n) in &other.reasons {

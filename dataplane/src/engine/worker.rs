@@ -162,6 +162,7 @@ impl Worker {
             table, counters, ..
         } = &mut self.flows;
         counters.flow_table_bytes = counters.flow_table_bytes.max(table.memory_bytes() as u64);
+        counters.flow_wheel_bytes = counters.flow_wheel_bytes.max(table.wheel_bytes() as u64);
         table.settle_all(|f, r| finish(counters, f, r, ended));
         table.drain(|f| finish(counters, f, EndReason::EndOfInput, ended));
     }

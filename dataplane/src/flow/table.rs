@@ -116,17 +116,23 @@ impl FlowTable {
         self.live == 0
     }
 
-    /// Bytes held by the table's own structures (slab, index, wheel), not counting what flows
     /// Bytes of flow state in use: the slab up to its high-water mark, an index entry per slab
-    /// slot (a 4-byte slot number and a control byte at hashbrown's 7/8 load), the wheel, and
-    /// the free list. Not counted: what flows point to (names, inspection buffers) and the
-    /// address space reserved but never touched.
+    /// slot (a 4-byte slot number and a control byte at hashbrown's 7/8 load), the wheel
+    /// ([`FlowTable::wheel_bytes`]), and the free list. Not counted: what flows point to (names,
+    /// inspection buffers) and the address space reserved but never touched.
     pub fn memory_bytes(&self) -> usize {
         let index_entry = (std::mem::size_of::<u32>() + 1) * 8 / 7;
         self.slots.len() * (std::mem::size_of::<Slot>() + index_entry)
             + self.free.capacity() * 4
-            + (self.wheel.iter().map(|b| b.capacity()).sum::<usize>() + self.due.capacity())
-                * std::mem::size_of::<WheelEntry>()
+            + self.wheel_bytes()
+    }
+
+    /// Bytes of the timer wheel: each of its buckets keeps the room of the most entries it held
+    /// at once, so with few flows this is most of the table's bytes (a few hundred KB), and with
+    /// millions about 8 bytes a flow.
+    pub fn wheel_bytes(&self) -> usize {
+        (self.wheel.iter().map(|b| b.capacity()).sum::<usize>() + self.due.capacity())
+            * std::mem::size_of::<WheelEntry>()
     }
 
     pub fn get(&self, slot: u32) -> Option<&Flow> {
