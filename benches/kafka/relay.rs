@@ -12,16 +12,17 @@
 //! the first record consumed to that commit, like pcgate's. The relay keeps no per-record
 //! settlement bookkeeping (pcgate's at-least-once accounting), so it is a floor, not a rival.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use control::kafka::KafkaConfig;
+use pcgate_tools::pgw::kafka::DeliveryCounts;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message;
-use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
-use rdkafka::{ClientContext, Offset, TopicPartitionList};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::{Offset, TopicPartitionList};
 
 /// How long the relay waits for its group's assignment and for the records, at most.
 const LIMIT: Duration = Duration::from_secs(120);
@@ -54,26 +55,6 @@ impl Outputs {
     }
 }
 
-/// Counts delivery reports.
-#[derive(Default)]
-struct Acks {
-    delivered: AtomicU64,
-    failed: AtomicU64,
-}
-
-impl ClientContext for Acks {}
-
-impl ProducerContext for Acks {
-    type DeliveryOpaque = ();
-
-    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
-        match result {
-            Ok(_) => self.delivered.fetch_add(1, Ordering::Relaxed),
-            Err(_) => self.failed.fetch_add(1, Ordering::Relaxed),
-        };
-    }
-}
-
 /// What one relay run did.
 pub struct RelayRun {
     /// First record consumed to the synchronous commit after the last acknowledgement.
@@ -90,9 +71,9 @@ pub fn relay(
     outputs: &Outputs,
     n: u64,
 ) -> anyhow::Result<RelayRun> {
-    let producer: BaseProducer<Acks> = config
+    let producer: BaseProducer<DeliveryCounts> = config
         .producer_config()
-        .create_with_context(Acks::default())
+        .create_with_context(DeliveryCounts::default())
         .context("relay producer")?;
     let consumer: BaseConsumer = config
         .consumer_config()

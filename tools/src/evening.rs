@@ -94,7 +94,7 @@ fn long_tls(
     let mut flow = recipes::tls_flow(ep, rng, &hello, &shape)?;
     // Frames 0-2 are the handshake, 3 the ClientHello; everything after is stretched out but
     // the close, which follows the last of them within a round trip.
-    let body = flow.frames.len() - flow.close_frames;
+    let body = flow.frames.len().saturating_sub(flow.close_frames);
     if let (Some(hello_ts), Some(last_ts)) = (
         flow.frames.get(3).map(|f| f.ts_ns),
         body.checked_sub(1)

@@ -8,7 +8,6 @@
 //! exercised by the tests (they need no broker); `pgw-sim --brokers` is the way in.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
@@ -168,16 +167,18 @@ impl Published {
     }
 }
 
-/// Counts delivery reports.
+/// A producer context that counts delivery reports (read them with `producer.context()`).
 #[derive(Default)]
-struct Counting {
-    delivered: Arc<AtomicU64>,
-    failed: Arc<AtomicU64>,
+pub struct DeliveryCounts {
+    /// Records the broker acknowledged.
+    pub delivered: AtomicU64,
+    /// Records whose delivery failed.
+    pub failed: AtomicU64,
 }
 
-impl ClientContext for Counting {}
+impl ClientContext for DeliveryCounts {}
 
-impl ProducerContext for Counting {
+impl ProducerContext for DeliveryCounts {
     type DeliveryOpaque = ();
 
     fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
@@ -215,9 +216,9 @@ pub fn ensure_topic(opts: &KafkaOptions) -> Result<bool, PublishError> {
 /// Publishes every record of `batch` to `opts.topic`, keyed, at `opts.rate` at most, and waits
 /// for the acknowledgements.
 pub fn publish(opts: &KafkaOptions, batch: &Batch) -> Result<Published, PublishError> {
-    let ctx = Counting::default();
-    let (delivered, failed) = (ctx.delivered.clone(), ctx.failed.clone());
-    let producer: BaseProducer<Counting> = opts.client_config().create_with_context(ctx)?;
+    let producer: BaseProducer<DeliveryCounts> = opts
+        .client_config()
+        .create_with_context(DeliveryCounts::default())?;
     let start = Instant::now();
     let mut sent = 0u64;
     let mut bytes = 0u64;
@@ -255,8 +256,8 @@ pub fn publish(opts: &KafkaOptions, batch: &Batch) -> Result<Published, PublishE
     }
     Ok(Published {
         sent,
-        delivered: delivered.load(Ordering::Relaxed),
-        failed: failed.load(Ordering::Relaxed),
+        delivered: producer.context().delivered.load(Ordering::Relaxed),
+        failed: producer.context().failed.load(Ordering::Relaxed),
         bytes,
         elapsed,
     })

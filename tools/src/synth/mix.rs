@@ -227,7 +227,7 @@ pub fn build(spec: &Spec<'_>, rng: &mut Rng) -> Result<Flow, RecipeError> {
 /// frames that close a TCP connection keep their natural gaps after the last stretched one: a
 /// close follows within a round trip.
 pub fn stretch(flow: &mut Flow, target_ns: u64) {
-    let body = flow.frames.len() - flow.close_frames.min(flow.frames.len());
+    let body = flow.frames.len().saturating_sub(flow.close_frames);
     let (Some(first), Some(last)) = (flow.frames.first(), flow.frames[..body].last()) else {
         return;
     };
