@@ -1,20 +1,29 @@
-//! The parallel engine: one dispatcher and N workers.
+//! The parallel engine: a dispatcher and N workers on N threads.
 //!
 //! The dispatcher walks the memory-mapped captures in order, decodes each frame down to its
 //! innermost flow, runs the DNS tap, hashes the 5-tuple symmetrically (both directions alike)
-//! and appends the decoded packet to a batch for the worker that owns the flow. Batches travel over bounded crossbeam channels
-//! and come back empty for reuse, so the steady state allocates nothing. A packet's bytes are
-//! never copied: they stay in the mapping, which outlives the scoped worker threads (the one
-//! exception is a datagram reassembled from IP fragments, copied once).
+//! and gives the decoded packet to the worker that owns the flow. Worker 0 runs on the
+//! dispatcher's own thread, which works its packets at once; the other workers have a thread
+//! each, and get their packets in batches over bounded crossbeam channels that come back empty
+//! for reuse, so the steady state allocates nothing. A packet's bytes are never copied: they
+//! stay in the mapping, which outlives the scoped worker threads (the one exception is a
+//! datagram reassembled from IP fragments, copied once).
 //!
-//! The kernel's work on the mapping is spread over workers with time to spare ([`Window`]): a
-//! worker with no batch waiting maps in the capture's pages a few MB ahead of the dispatcher, so
-//! that page faults, much of the cost of walking a mapped capture, do not fall on the one thread
-//! every packet passes through; and it unmaps the pages every worker is done with, so that the
-//! process's resident memory stays small whatever the capture's size and unmapping it does not
-//! fall on the end of the replay. Every few MB the dispatcher sends each worker a batch marked
-//! with its position: a worker that has worked a marked batch is done with everything before
-//! the mark.
+//! The dispatcher's thread is the busiest, so its worker owns fewer flows than the others
+//! ([`Spread`]): with two threads a fifth of them, and with three or more none (the dispatcher
+//! alone then has about as much to do as each other thread). One thread per core keeps every
+//! core busy: with a dispatcher besides two workers on two cores, a worker that was woken up
+//! often waited behind the dispatcher on one core while the other idled, and two threads
+//! replay the benchmark capture 8-20 % faster than three did (benches/README.md).
+//!
+//! The kernel's work on the mapping is spread over worker threads with time to spare
+//! ([`Window`]): a worker with no batch waiting maps in the capture's pages a few MB ahead of
+//! the dispatcher, so that page faults, much of the cost of walking a mapped capture, do not
+//! fall on the one thread every packet passes through; and it unmaps the pages every worker is
+//! done with, so that the process's resident memory stays small whatever the capture's size and
+//! unmapping it does not fall on the end of the replay. Every few MB the dispatcher sends each
+//! worker thread a batch marked with its position: a worker that has worked a marked batch is
+//! done with everything before the mark (worker 0 never lags behind the dispatcher).
 //!
 //! When the policy in force counts quotas, all flows of a listed subscriber go to one worker
 //! (chosen by the subscriber, not the flow): quota minutes are shared by a subscriber's flows,
@@ -38,6 +47,14 @@ use crossbeam_channel::{bounded, Receiver, Sender, TryRecvError};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+/// The dispatcher's work per packet (walk, decode, DNS tap, hand-over) as a share of a
+/// worker's, in tenths. It sets how many flows the dispatcher's own worker takes ([`Spread`]):
+/// with 6, a fifth of them with two threads. On the benchmark capture a fifth was among the
+/// fastest shares in both of the page cache's states (benches/README.md): 15-20 % when the
+/// capture's pages map in cheaply, anything from 10 to 35 % when they do not.
+const DISPATCH_COST_TENTHS: u64 = 6;
+/// Hash buckets that [`Spread`] deals out.
+const BUCKETS: u64 = 1024;
 /// Packets per batch.
 const BATCH: usize = 256;
 /// Batches in flight per worker.
@@ -77,21 +94,27 @@ impl Batch<'_> {
     }
 }
 
-/// Replays `captures` with `config.workers` workers; see the module documentation.
+/// Replays `captures` with `config.workers` workers (at least 2) on as many threads; see the
+/// module documentation.
 pub fn run<'a>(captures: &'a [Capture], config: &ReplayConfig, sink: &impl ReplaySink) -> Counters {
-    let workers = config.workers.max(1);
+    let spread = Spread::new(config.workers.max(2));
+    let threads = spread.threads as usize;
     let dns = Arc::new(DnsCache::new(config.worker.dns_cache_entries));
-    let window = Window::new(captures, workers);
+    let window = Window::new(captures, threads);
+    let worker = |dns: &Arc<DnsCache>| {
+        let w = Worker::with_shared_dns(config.worker, Arc::clone(dns), false);
+        match &config.enforcer {
+            Some(e) => w.with_enforcer(Arc::clone(e)),
+            None => w,
+        }
+    };
     std::thread::scope(|scope| {
-        let mut lanes = Vec::with_capacity(workers);
-        let mut handles = Vec::with_capacity(workers);
-        for index in 0..workers {
+        let mut lanes = Vec::with_capacity(threads);
+        let mut handles = Vec::with_capacity(threads);
+        for index in 0..threads {
             let (tx, rx) = bounded::<Batch<'a>>(QUEUE);
             let (back_tx, back_rx) = bounded::<Batch<'a>>(QUEUE + 2);
-            let mut worker = Worker::with_shared_dns(config.worker, Arc::clone(&dns), false);
-            if let Some(e) = &config.enforcer {
-                worker = worker.with_enforcer(Arc::clone(e));
-            }
+            let worker = worker(&dns);
             let window = &window;
             handles.push(scope.spawn(move || work(index, worker, rx, back_tx, window, sink)));
             lanes.push(Lane {
@@ -100,8 +123,11 @@ pub fn run<'a>(captures: &'a [Capture], config: &ReplayConfig, sink: &impl Repla
                 batch: Batch::new(),
             });
         }
+        let mut own = (spread.own > 0).then(|| worker(&dns));
         let mut counters = dispatch(
             captures,
+            &spread,
+            own.as_mut(),
             &mut lanes,
             &dns,
             config.enforcer.as_deref(),
@@ -109,6 +135,10 @@ pub fn run<'a>(captures: &'a [Capture], config: &ReplayConfig, sink: &impl Repla
             sink,
         );
         drop(lanes);
+        if let Some(mut w) = own {
+            w.finish(&mut |f, r| sink.flow_ended(f, r));
+            counters.merge(w.counters());
+        }
         for h in handles {
             match h.join() {
                 Ok(c) => counters.merge(&c),
@@ -119,6 +149,43 @@ pub fn run<'a>(captures: &'a [Capture], config: &ReplayConfig, sink: &impl Repla
         sink.tick(total, total);
         counters
     })
+}
+
+/// Which worker owns a flow, from its lane hash: the dispatcher's own worker takes `own` of
+/// every [`BUCKETS`] buckets, and the worker threads share the others evenly.
+///
+/// With n threads, each worker thread's load is what the dispatcher's own worker does not
+/// take, split n - 1 ways, and the dispatcher's thread carries its own work besides
+/// ([`DISPATCH_COST_TENTHS`] of a worker's per packet). The two are equal when the
+/// dispatcher's worker takes (1 - (n - 1) * cost) / n of the flows: a fifth with 2 threads,
+/// none with 3 or more.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Spread {
+    /// Buckets the dispatcher's own worker owns.
+    own: u64,
+    /// Worker threads besides the dispatcher.
+    threads: u64,
+}
+
+impl Spread {
+    fn new(workers: usize) -> Spread {
+        let n = workers.max(2) as u64;
+        let spare_tenths = 10u64.saturating_sub((n - 1) * DISPATCH_COST_TENTHS);
+        Spread {
+            own: BUCKETS * spare_tenths / (10 * n),
+            threads: n - 1,
+        }
+    }
+
+    /// The owner of a flow whose lane hash is `h`: `None` for the dispatcher's own worker, else
+    /// the index of a worker thread.
+    #[inline]
+    fn owner(&self, h: u64) -> Option<usize> {
+        if h % BUCKETS < self.own {
+            return None;
+        }
+        Some(((h / BUCKETS) % self.threads) as usize)
+    }
 }
 
 struct Lane<'a> {
@@ -161,8 +228,11 @@ impl<'a> Lane<'a> {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn dispatch<'a>(
     captures: &'a [Capture],
+    spread: &Spread,
+    mut own: Option<&mut Worker>,
     lanes: &mut [Lane<'a>],
     dns: &DnsCache,
     enforcer: Option<&Enforcer>,
@@ -172,7 +242,6 @@ fn dispatch<'a>(
     let mut affinity = Affinity::new(enforcer);
     let mut counters = Counters::default();
     let mut decoder = Decoder::default();
-    let n = lanes.len() as u64;
     let total: u64 = captures.iter().map(|c| c.len() as u64).sum();
     let mut done = 0u64;
     let mut seen = 0u32;
@@ -213,7 +282,20 @@ fn dispatch<'a>(
                 }
             };
             super::dns_tap::tap(&packet, raw.ts_ns, dns);
-            let lane = (affinity.lane_hash(&packet) % n) as usize;
+            let lane = match (
+                spread.owner(affinity.lane_hash(&packet)),
+                own.as_deref_mut(),
+            ) {
+                (Some(lane), _) => lane,
+                (None, Some(worker)) => {
+                    worker.process_decoded(raw.ts_ns, raw.orig_len, &packet, &mut |f, r| {
+                        sink.flow_ended(f, r)
+                    });
+                    continue;
+                }
+                // `own` is set whenever the spread gives it flows.
+                (None, None) => 0,
+            };
             let item = match rebase(&packet, raw.data) {
                 Some(payload) => Item {
                     ts_ns: raw.ts_ns,
@@ -496,6 +578,43 @@ mod tests {
             assert!(n < 10_000, "step never stops");
         }
         n
+    }
+
+    /// Shares of `BUCKETS * 64` spread hashes that go to the dispatcher's worker and to each
+    /// worker thread.
+    fn shares(workers: usize) -> (u64, Vec<u64>) {
+        let spread = Spread::new(workers);
+        let mut own = 0;
+        let mut threads = vec![0; spread.threads as usize];
+        for i in 0..BUCKETS * 64 {
+            match spread.owner(mix(i)) {
+                None => own += 1,
+                Some(t) => threads[t] += 1,
+            }
+        }
+        (own, threads)
+    }
+
+    #[test]
+    fn with_two_threads_the_dispatcher_works_a_fifth_of_the_flows() {
+        let (own, threads) = shares(2);
+        let all = BUCKETS * 64;
+        assert!(own.abs_diff(all / 5) < all / 50, "{own} of {all}");
+        assert_eq!(threads.len(), 1);
+        assert_eq!(own + threads[0], all);
+    }
+
+    #[test]
+    fn with_more_threads_the_dispatcher_only_dispatches_and_threads_share_evenly() {
+        for workers in [3, 4, 8] {
+            let (own, threads) = shares(workers);
+            assert_eq!(own, 0, "{workers} workers");
+            assert_eq!(threads.len(), workers - 1);
+            let even = BUCKETS * 64 / (workers as u64 - 1);
+            for t in threads {
+                assert!(t.abs_diff(even) < even / 20, "{t} against {even}");
+            }
+        }
     }
 
     #[test]

@@ -146,6 +146,7 @@ impl FlowTable {
     /// Finds the flow of `key` (whose hash is `hash`, from [`FlowKey::hash64`]), or creates it
     /// with `make(serial)` when absent. A flow found idle past its timeout whose wheel entry is
     /// due but not yet looked at is expired first (handed to `expired`), and a new one made.
+    #[inline]
     pub fn lookup_or_insert(
         &mut self,
         key: &FlowKey,
