@@ -16,14 +16,15 @@
 //! often waited behind the dispatcher on one core while the other idled, and two threads
 //! replay the benchmark capture 8-20 % faster than three did (benches/README.md).
 //!
-//! The kernel's work on the mapping is spread over worker threads with time to spare
-//! ([`Window`]): a worker with no batch waiting maps in the capture's pages a few MB ahead of
-//! the dispatcher, so that page faults, much of the cost of walking a mapped capture, do not
-//! fall on the one thread every packet passes through; and it unmaps the pages every worker is
-//! done with, so that the process's resident memory stays small whatever the capture's size and
-//! unmapping it does not fall on the end of the replay. Every few MB the dispatcher sends each
-//! worker thread a batch marked with its position: a worker that has worked a marked batch is
-//! done with everything before the mark (worker 0 never lags behind the dispatcher).
+//! The kernel's work on the mapping is spread over worker threads ([`Window`]): a worker with
+//! no batch waiting maps in the capture's pages a few MB ahead of the dispatcher, so that page
+//! faults, much of the cost of walking a mapped capture, do not fall on the one thread every
+//! packet passes through; and the pages every worker is done with are unmapped, so that the
+//! process's resident memory stays small whatever the capture's size and unmapping it does not
+//! fall on the end of the replay. Every few MB the dispatcher sends each worker thread a batch
+//! marked with its position: a worker that has worked a marked batch is done with everything
+//! before the mark (worker 0 never lags behind the dispatcher), and unmaps what every worker is
+//! done with.
 //!
 //! When the policy in force counts quotas, all flows of a listed subscriber go to one worker
 //! (chosen by the subscriber, not the flow): quota minutes are shared by a subscriber's flows,
@@ -65,7 +66,7 @@ const FAULT_CHUNK: usize = 256 << 10;
 const FAULT_AHEAD: usize = 8 << 20;
 /// Packets between two reports of the dispatcher's position to [`Window`].
 const POSITION_EVERY: u32 = 256;
-/// Bytes of capture between two marked batches, and the most a waiting worker unmaps at a time.
+/// Bytes of capture between two marked batches, and the most a worker unmaps at a time.
 const RELEASE_EVERY: usize = 8 << 20;
 
 /// One packet handed to a worker.
@@ -404,8 +405,8 @@ fn rebase<'a>(packet: &Packet<'_>, frame: &'a [u8]) -> Option<&'a [u8]> {
     frame.get(start..start.checked_add(packet.payload.len())?)
 }
 
-/// The stretch of the mapped captures in use, kept by waiting workers: they map pages in ahead of
-/// the dispatcher and unmap those every worker is done with. Walking a capture is the
+/// The stretch of the mapped captures in use, kept by worker threads: waiting ones map pages in
+/// ahead of the dispatcher, and pages every worker is done with are unmapped. Walking a capture is the
 /// dispatcher's work, the one part of a replay that does not spread over workers, and the
 /// kernel's share of it (a page fault for each page first touched, and unmapping every page at
 /// the end) is much of it. The captures count as one run of bytes, laid end to end.
@@ -546,11 +547,15 @@ fn work<'a>(
             }
         }
         batch.items.clear();
-        if let Some(position) = batch.mark.take() {
-            window.passed(index, position);
-        }
         // The dispatcher may have stopped taking batches back; then this one is dropped.
+        let mark = batch.mark.take();
         let _ = back.try_send(batch);
+        if let Some(position) = mark {
+            window.passed(index, position);
+            // A busy worker is seldom waiting: unmap now what every worker is done with, so
+            // that resident memory stays small when no worker has time to spare.
+            while window.release_behind() {}
+        }
     }
     worker.finish(&mut |f, r| sink.flow_ended(f, r));
     worker.counters().clone()
