@@ -406,10 +406,10 @@ fn rebase<'a>(packet: &Packet<'_>, frame: &'a [u8]) -> Option<&'a [u8]> {
 }
 
 /// The stretch of the mapped captures in use, kept by worker threads: waiting ones map pages in
-/// ahead of the dispatcher, and pages every worker is done with are unmapped. Walking a capture is the
-/// dispatcher's work, the one part of a replay that does not spread over workers, and the
-/// kernel's share of it (a page fault for each page first touched, and unmapping every page at
-/// the end) is much of it. The captures count as one run of bytes, laid end to end.
+/// ahead of the dispatcher, and pages every worker is done with are unmapped. Walking a capture
+/// is the dispatcher's work, the one part of a replay that does not spread over workers, and
+/// the kernel's share of it (a page fault for each page first touched, and unmapping every page
+/// at the end) is much of it. The captures count as one run of bytes, laid end to end.
 struct Window<'a> {
     captures: &'a [Capture],
     total: usize,
