@@ -138,10 +138,11 @@ const EXPECTED_BLOCKS: [(&str, &str, &str, &str); 11] = [
 ];
 
 /// Two workers run twice: quota minutes are shared by a subscriber's flows, so this also
-/// checks that the result does not depend on how the workers' threads interleave.
+/// checks that the result does not depend on how the workers' threads interleave. Three
+/// workers put every flow on a thread other than the dispatching one.
 #[test]
-fn evening_blocks_are_exactly_the_expected_ones_with_one_and_two_workers() {
-    for workers in ["1", "2", "2"] {
+fn evening_blocks_are_exactly_the_expected_ones_with_one_two_and_three_workers() {
+    for workers in ["1", "2", "2", "3"] {
         let (events, _) = replay(workers);
         let mut got: Vec<(String, String, String, String)> = events
             .iter()
