@@ -44,8 +44,8 @@ pub struct Args {
     /// Write one JSON line per block event to PATH (`-`: standard output).
     #[arg(long, value_name = "PATH|-")]
     events: Option<PathBuf>,
-    /// Workers, each on a thread of its own (default: the number of cores); with more than
-    /// one, the thread that reads the capture is one of them. 1 runs everything on one thread.
+    /// Workers, on as many threads (default: the number of cores); with more than one, the
+    /// thread that reads the capture runs one of them. 1 runs everything on one thread.
     #[arg(long)]
     workers: Option<usize>,
     /// Flows tracked at once per worker; packets of new flows beyond it are counted

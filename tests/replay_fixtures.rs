@@ -72,8 +72,8 @@ fn every_fixture_replays_to_its_expected_flows_with_one_two_and_three_workers() 
     assert!(all.len() >= 4, "fixture captures found: {all:?}");
     for (capture, expected) in all {
         let want = canonical(&std::fs::read_to_string(&expected).expect("expected flows"));
-        // Two workers: one on the dispatching thread and one thread; three: the dispatching
-        // thread works no flows of its own and two threads share them.
+        // Two workers: one on the dispatching thread and one on a thread of its own; three: the
+        // dispatching thread works no flows itself and two threads share them.
         for workers in ["1", "2", "3"] {
             let out = pcgate(&[
                 "replay",

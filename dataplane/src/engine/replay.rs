@@ -16,7 +16,7 @@ pub(crate) const TICK_PACKETS: u32 = 65_536;
 #[derive(Clone, Debug, Default)]
 pub struct ReplayConfig {
     /// Workers, each with its own flow table, on as many threads: the calling thread
-    /// dispatches packets and is one of them. 0 or 1 runs everything on the calling thread.
+    /// dispatches packets and runs one of them. 0 or 1 runs everything on the calling thread.
     pub workers: usize,
     pub worker: WorkerConfig,
     /// Decide flows with these rules; `None` only names them.
