@@ -8,6 +8,7 @@ pub mod enforce;
 pub mod parallel;
 pub mod record;
 pub mod replay;
+mod window;
 pub mod worker;
 
 pub use counters::Counters;
