@@ -13,7 +13,7 @@
 //! the process fails when fewer than 99.9 % of the flows are named exactly as expected.
 //!
 //! Environment: `PCGATE_BENCH_PACKETS` (default 1 100 000), `PCGATE_BENCH_FLOWS` (40 000),
-//! `PCGATE_BENCH_SEED` (1), `PCGATE_BENCH_GTPU` (0), `PCGATE_BENCH_REPEAT` (3),
+//! `PCGATE_BENCH_SEED` (1), `PCGATE_BENCH_GTPU` (0), `PCGATE_BENCH_REPEAT` (5),
 //! `PCGATE_BENCH_WORKERS` (available cores), `PCGATE_BENCH_NDPI` (path of ndpiReader, or `0`
 //! to skip it).
 
@@ -54,7 +54,7 @@ impl Params {
             flows: env_u64("PCGATE_BENCH_FLOWS", 40_000),
             seed: env_u64("PCGATE_BENCH_SEED", 1),
             gtpu: env_u64("PCGATE_BENCH_GTPU", 0) != 0,
-            repeat: env_u64("PCGATE_BENCH_REPEAT", 3).max(1) as usize,
+            repeat: env_u64("PCGATE_BENCH_REPEAT", 5).max(1) as usize,
             workers: env_u64("PCGATE_BENCH_WORKERS", cores as u64).max(1) as usize,
         }
     }
