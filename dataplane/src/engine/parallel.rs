@@ -92,7 +92,7 @@ impl Batch<'_> {
 /// Replays `captures` with `config.workers` workers (at least 2) on as many threads; see the
 /// module documentation.
 pub fn run<'a>(captures: &'a [Capture], config: &ReplayConfig, sink: &impl ReplaySink) -> Counters {
-    let spread = Spread::new(config.workers.max(2));
+    let spread = Spread::new(config.workers);
     let threads = spread.threads as usize;
     let dns = Arc::new(DnsCache::new(config.worker.dns_cache_entries));
     let window = Window::new(captures, threads);
