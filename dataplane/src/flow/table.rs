@@ -237,34 +237,44 @@ impl FlowTable {
     /// Moves packet time to `now_ns`: the entries of every tick it reaches become due, and a
     /// few due entries are looked at (all of them when a new tick comes round): a flow idle past
     /// its timeout is removed and handed to `expired`, one that saw packets is filed again.
+    /// Inline: most packets neither reach a new tick nor find an entry waiting.
+    #[inline]
     pub fn advance(&mut self, now_ns: u64, mut expired: impl FnMut(Flow, EndReason)) {
+        if self.next_tick.is_none_or(|tick| now_ns / TICK_NS >= tick) {
+            self.reach_tick(now_ns, &mut expired);
+        }
+        if self.settled < self.due.len() {
+            self.settle(SETTLE_PER_PACKET, &mut expired);
+        }
+    }
+
+    /// [`FlowTable::advance`] at the first packet, or one that reached a tick not yet processed.
+    fn reach_tick(&mut self, now_ns: u64, expired: &mut impl FnMut(Flow, EndReason)) {
         let now_tick = now_ns / TICK_NS;
         let Some(mut tick) = self.next_tick else {
             self.next_tick = Some(now_tick);
             return;
         };
-        if now_tick >= tick {
-            // The entries still waiting were due as of an earlier time: judge them first.
-            self.settle(usize::MAX, &mut expired);
-            // After a long gap, one turn of the wheel visits every bucket.
-            if now_tick - tick >= WHEEL_TICKS as u64 {
-                tick = now_tick - (WHEEL_TICKS as u64 - 1);
-            }
-            for t in tick..=now_tick {
-                let bucket = &mut self.wheel[(t % WHEEL_TICKS as u64) as usize];
-                self.due.extend_from_slice(bucket);
-                bucket.clear();
-            }
-            self.next_tick = Some(now_tick + 1);
-            self.due_at_ns = now_ns;
-            if self.due.len() > SETTLE_LATER_MAX {
-                self.settle(usize::MAX, &mut expired);
-            }
+        // The entries still waiting were due as of an earlier time: judge them first.
+        self.settle(usize::MAX, expired);
+        // After a long gap, one turn of the wheel visits every bucket.
+        if now_tick - tick >= WHEEL_TICKS as u64 {
+            tick = now_tick - (WHEEL_TICKS as u64 - 1);
         }
-        self.settle(SETTLE_PER_PACKET, &mut expired);
+        for t in tick..=now_tick {
+            let bucket = &mut self.wheel[(t % WHEEL_TICKS as u64) as usize];
+            self.due.extend_from_slice(bucket);
+            bucket.clear();
+        }
+        self.next_tick = Some(now_tick + 1);
+        self.due_at_ns = now_ns;
+        if self.due.len() > SETTLE_LATER_MAX {
+            self.settle(usize::MAX, expired);
+        }
     }
 
-    /// Looks at up to `limit` due entries.
+    /// Looks at up to `limit` due entries. Leaves either entries still to look at, or none at
+    /// all (`due` emptied), so `settled < due.len()` says whether any wait.
     fn settle(&mut self, limit: usize, expired: &mut impl FnMut(Flow, EndReason)) {
         let end = self.due.len().min(self.settled.saturating_add(limit));
         while self.settled < end {
@@ -314,10 +324,14 @@ impl FlowTable {
 
     /// Settles the waiting due entry of the flow in `slot`, if it has one and the flow was
     /// already idle past its timeout then; returns whether the flow expired.
-    fn expire_if_due(&mut self, slot: u32, mut expired: impl FnMut(Flow, EndReason)) -> bool {
-        if self.settled == self.due.len() {
-            return false;
-        }
+    #[inline]
+    fn expire_if_due(&mut self, slot: u32, expired: impl FnMut(Flow, EndReason)) -> bool {
+        // Most packets come when no entry waits: no call for them.
+        self.settled < self.due.len() && self.expire_if_waiting(slot, expired)
+    }
+
+    /// [`FlowTable::expire_if_due`] when some due entries wait.
+    fn expire_if_waiting(&mut self, slot: u32, mut expired: impl FnMut(Flow, EndReason)) -> bool {
         // Only a flow idle past its deadline can have expired; most packets stop here.
         let Some(flow) = self.get(slot) else {
             return false;
