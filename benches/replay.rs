@@ -356,7 +356,8 @@ fn ndpi_run(reader: &Path, path: &Path, gtpu: bool) -> String {
 ///
 /// What mapping a capture costs depends on how its pages came into the cache: read back in order
 /// (large folios from read-ahead), the floor pass took 24-27 ns a packet on this project's
-/// machine; freshly written, 60-100 ns. This host also drops cold page cache on its own (DAMON),
+/// machine; freshly written, 43-100 ns; mapped back in after the host had paged parts of it
+/// out, up to 108 ns. This host also drops cold page cache on its own (DAMON),
 /// so without this a run measures whatever state the last hours left.
 fn recache(path: &Path) -> anyhow::Result<()> {
     use std::io::Read;
