@@ -16,7 +16,9 @@
 //! `PCGATE_BENCH_SEED` (1), `PCGATE_BENCH_GTPU` (0), `PCGATE_BENCH_REPEAT` (5),
 //! `PCGATE_BENCH_WORKERS` (available cores), `PCGATE_BENCH_NDPI` (path of ndpiReader, or `0`
 //! to skip it), `PCGATE_BENCH_RECACHE` (0; 1 drops the capture from the page cache and reads it
-//! back once before the rounds, so that every run starts from the same state of the cache).
+//! back once before the rounds, so that every run starts from the same state of the cache),
+//! `PCGATE_BENCH_PIN` (1; 0 lets the scheduler place the engine's threads, see
+//! `dataplane::engine::cores`).
 
 mod support;
 
@@ -30,7 +32,7 @@ use std::time::{Duration, Instant};
 
 use dataplane::capture::Capture;
 use dataplane::engine::replay::{replay_files, ReplayConfig, ReplaySink};
-use dataplane::engine::FlowRecord;
+use dataplane::engine::{FlowRecord, Placement};
 use dataplane::flow::{EndReason, Flow};
 use pcgate_tools::synth::{self, Config};
 use support::{env_u64, target_dir};
@@ -46,6 +48,7 @@ struct Params {
     repeat: usize,
     workers: usize,
     recache: bool,
+    placement: Placement,
 }
 
 impl Params {
@@ -59,6 +62,11 @@ impl Params {
             repeat: env_u64("PCGATE_BENCH_REPEAT", 5).max(1) as usize,
             workers: env_u64("PCGATE_BENCH_WORKERS", cores as u64).max(1) as usize,
             recache: env_u64("PCGATE_BENCH_RECACHE", 0) != 0,
+            placement: if env_u64("PCGATE_BENCH_PIN", 1) == 0 {
+                Placement::Free
+            } else {
+                Placement::Pinned
+            },
         }
     }
 
@@ -266,12 +274,25 @@ fn replay_config(workers: usize) -> ReplayConfig {
     }
 }
 
-/// One replay through pcgate (names only, no policy); returns (packets, flows, named flows).
-fn pcgate(path: &Path, workers: usize) -> (u64, u64, u64) {
+/// One replay through pcgate (names only, no policy); returns its note: packets, flows, named
+/// flows, and for several threads whether each had a CPU of its own.
+fn pcgate(path: &Path, workers: usize, placement: Placement) -> String {
     let count = Count::default();
-    let counters = replay_files(&[path], &replay_config(workers), &count).expect("replay");
+    let config = ReplayConfig {
+        placement,
+        ..replay_config(workers)
+    };
+    let counters = replay_files(&[path], &config, &count).expect("replay");
     let (flows, named) = count.totals();
-    (counters.packets, flows, named)
+    let threads = match (counters.threads, counters.pinned_threads) {
+        (0 | 1, _) => String::new(),
+        (n, p) if n == p => format!(", {n} threads pinned"),
+        (n, p) => format!(", {p} of {n} threads pinned"),
+    };
+    format!(
+        "{} packets, {flows} flows, {named} named{threads}",
+        counters.packets
+    )
 }
 
 /// pcgate's protocol and name of every flow.
@@ -416,17 +437,11 @@ fn main() -> anyhow::Result<()> {
         },
         Reader {
             label: "pcgate 1 worker".to_owned(),
-            run: Box::new(|| {
-                let (n, flows, named) = pcgate(&path, 1);
-                format!("{n} packets, {flows} flows, {named} named")
-            }),
+            run: Box::new(|| pcgate(&path, 1, p.placement)),
         },
         Reader {
             label: nw.clone(),
-            run: Box::new(|| {
-                let (n, flows, named) = pcgate(&path, p.workers);
-                format!("{n} packets, {flows} flows, {named} named")
-            }),
+            run: Box::new(|| pcgate(&path, p.workers, p.placement)),
         },
     ];
     match ndpi_reader() {

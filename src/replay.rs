@@ -6,7 +6,9 @@ use anyhow::{bail, Context};
 use control::events::{packet_flow_id, BlockRecord, BlockTally};
 use dataplane::classify::{Catalog, Category, CategoryList, Matcher};
 use dataplane::engine::enforce::Enforcer;
-use dataplane::engine::{replay_files, FlowRecord, ReplayConfig, ReplaySink, WorkerConfig};
+use dataplane::engine::{
+    replay_files, FlowRecord, Placement, ReplayConfig, ReplaySink, WorkerConfig,
+};
 use dataplane::flow::{EndReason, Flow, Timeouts};
 use dataplane::policy::Policy;
 use std::fs::File;
@@ -48,6 +50,11 @@ pub struct Args {
     /// thread that reads the capture runs one of them. 1 runs everything on one thread.
     #[arg(long)]
     workers: Option<usize>,
+    /// Let the scheduler place the workers' threads. By default, when there is a thread for
+    /// every CPU pcgate may use (as with the default number of workers), each is kept on a CPU
+    /// of its own, so that two never take turns on one core while another idles.
+    #[arg(long)]
+    no_pin: bool,
     /// Flows tracked at once per worker; packets of new flows beyond it are counted
     /// (`flow_table_full`) and not tracked. Address space for all of them is reserved up front.
     #[arg(long, default_value_t = WorkerConfig::default().max_flows)]
@@ -226,6 +233,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             ..WorkerConfig::default()
         },
         enforcer: Some(enforcer.clone()),
+        placement: if args.no_pin {
+            Placement::Free
+        } else {
+            Placement::Pinned
+        },
     };
     let paths: Vec<&Path> = args.files.iter().map(PathBuf::as_path).collect();
     let start = Instant::now();

@@ -104,6 +104,12 @@ impl fmt::Display for Summary<'_> {
             }
         }
         writeln!(f, "elapsed     {:.3} s", secs)?;
+        match (c.threads, c.pinned_threads) {
+            (0 | 1, _) => writeln!(f, "threads     1")?,
+            (n, p) if p == n => writeln!(f, "threads     {n}, each on a CPU of its own")?,
+            (n, 0) => writeln!(f, "threads     {n}, placed by the scheduler")?,
+            (n, p) => writeln!(f, "threads     {n}, {p} of them on a CPU of their own")?,
+        }
         writeln!(f, "rate        {:.0} packets/s", pps)?;
         let h = &c.latency_ns;
         if !h.is_empty() {

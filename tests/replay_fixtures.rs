@@ -137,3 +137,91 @@ fn a_file_that_is_not_a_capture_is_an_error_naming_it() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// The summary's `threads` line.
+fn threads_line(summary: &str) -> &str {
+    summary
+        .lines()
+        .find(|l| l.starts_with("threads "))
+        .unwrap_or_else(|| panic!("no threads line in summary:\n{summary}"))
+}
+
+#[test]
+fn with_a_thread_for_every_cpu_each_is_pinned_unless_told_not_to_and_flows_are_the_same() {
+    let cpus = rustix::thread::sched_getaffinity(None)
+        .expect("CPUs this test may use")
+        .count() as usize;
+    let capture = fixtures().join("evening.pcap");
+    let capture = capture.to_str().unwrap();
+    let run = |extra: &[&str]| {
+        let out = pcgate(&[&["replay", capture, "--flows", "-"], extra].concat());
+        assert!(
+            out.status.success(),
+            "{extra:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let summary = String::from_utf8_lossy(&out.stderr).into_owned();
+        (canonical(&String::from_utf8_lossy(&out.stdout)), summary)
+    };
+    let all = cpus.to_string();
+    let (pinned, summary) = run(&["--workers", &all]);
+    if cpus == 1 {
+        assert_eq!(threads_line(&summary).trim_end(), "threads     1");
+        return;
+    }
+    assert_eq!(
+        threads_line(&summary),
+        format!("threads     {cpus}, each on a CPU of its own")
+    );
+    let (free, summary) = run(&["--workers", &all, "--no-pin"]);
+    assert_eq!(
+        threads_line(&summary),
+        format!("threads     {cpus}, placed by the scheduler")
+    );
+    assert_eq!(free, pinned);
+    // More threads than CPUs: none is pinned, and the flows are still the same.
+    let more = (cpus + 1).to_string();
+    let (crowded, summary) = run(&["--workers", &more]);
+    assert_eq!(
+        threads_line(&summary),
+        format!("threads     {}, placed by the scheduler", cpus + 1)
+    );
+    assert_eq!(crowded, pinned);
+}
+
+/// Counts flows as they end.
+struct CountFlows(std::sync::atomic::AtomicU64);
+
+impl dataplane::engine::ReplaySink for CountFlows {
+    fn flow_ended(&self, _: dataplane::flow::Flow, _: dataplane::flow::EndReason) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+#[test]
+fn a_replay_that_pins_its_threads_gives_the_calling_thread_its_cpus_back() {
+    // On a thread of its own, so that a failure leaves the harness's threads where they were.
+    std::thread::spawn(|| {
+        let before = rustix::thread::sched_getaffinity(None).expect("CPUs");
+        let cpus = before.count() as usize;
+        let config = dataplane::engine::ReplayConfig {
+            workers: cpus,
+            ..Default::default()
+        };
+        let sink = CountFlows(Default::default());
+        let capture = fixtures().join("evening.pcap");
+        let counters =
+            dataplane::engine::replay_files(&[capture.as_path()], &config, &sink).expect("replay");
+        assert!(sink.0.into_inner() > 0);
+        assert_eq!(counters.threads, cpus as u64);
+        if cpus > 1 {
+            assert_eq!(counters.pinned_threads, cpus as u64);
+        }
+        assert_eq!(
+            rustix::thread::sched_getaffinity(None).expect("CPUs"),
+            before
+        );
+    })
+    .join()
+    .expect("the replaying thread ran to the end");
+}

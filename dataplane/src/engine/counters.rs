@@ -32,6 +32,10 @@ pub struct Counters {
     pub flow_table_bytes: u64,
     /// Of which the timer wheels'.
     pub flow_wheel_bytes: u64,
+    /// Threads the replay ran on, and how many of them were each kept on a CPU of its own
+    /// ([`super::cores`]).
+    pub threads: u64,
+    pub pinned_threads: u64,
     /// Processing time per packet in nanoseconds, sampled (one packet in
     /// [`LATENCY_SAMPLE_EVERY`]).
     pub latency_ns: Histogram<u64>,
@@ -57,6 +61,8 @@ impl Default for Counters {
             peak_flows: 0,
             flow_table_bytes: 0,
             flow_wheel_bytes: 0,
+            threads: 0,
+            pinned_threads: 0,
             latency_ns: Histogram::new_with_bounds(1, LATENCY_MAX_NS, 3)
                 .expect("static histogram bounds are valid"),
         }
@@ -124,6 +130,8 @@ impl Counters {
         self.peak_flows += other.peak_flows;
         self.flow_table_bytes += other.flow_table_bytes;
         self.flow_wheel_bytes += other.flow_wheel_bytes;
+        self.threads += other.threads;
+        self.pinned_threads += other.pinned_threads;
         // Both histograms have the same bounds, so adding cannot fail.
         let _ = self.latency_ns.add(&other.latency_ns);
         for &(r, n) in &other.reasons {
@@ -142,6 +150,8 @@ mod tests {
         let mut a = Counters {
             packets: 1,
             bytes: 10,
+            threads: 1,
+            pinned_threads: 1,
             ..Default::default()
         };
         a.count("truncated");
@@ -149,6 +159,7 @@ mod tests {
             packets: 2,
             bytes: 5,
             flows: 1,
+            threads: 1,
             ..Default::default()
         };
         b.count("truncated");
@@ -160,6 +171,7 @@ mod tests {
         assert_eq!(a.latency_ns.len(), 2);
         assert_eq!(a.latency_ns.max(), 300);
         assert_eq!((a.packets, a.bytes, a.flows), (3, 15, 1));
+        assert_eq!((a.threads, a.pinned_threads), (2, 1));
         assert_eq!(a.reason("truncated"), 2);
         assert_eq!(a.reason("not_ip"), 1);
         assert_eq!(a.named[proto_index(Proto::Tls)], 1);

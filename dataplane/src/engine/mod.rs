@@ -2,6 +2,7 @@
 //! table and does all per-packet work for the flows it owns; the caller feeds it packets in
 //! capture order and collects flows as they end.
 
+pub mod cores;
 pub mod counters;
 pub mod dns_tap;
 pub mod enforce;
@@ -11,6 +12,7 @@ pub mod replay;
 mod window;
 pub mod worker;
 
+pub use cores::Placement;
 pub use counters::Counters;
 pub use record::FlowRecord;
 pub use replay::{replay_files, ReplayConfig, ReplaySink};

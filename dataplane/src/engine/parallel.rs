@@ -14,7 +14,9 @@
 //! alone then has about as much to do as each other thread). One thread per core keeps every
 //! core busy: with a dispatcher besides two workers on two cores, a worker that was woken up
 //! often waited behind the dispatcher on one core while the other idled, and two threads
-//! replay the benchmark capture 8-20 % faster than three did (benches/README.md).
+//! replay the benchmark capture 8-20 % faster than three did (benches/README.md). For the same
+//! reason, when there is a thread for every CPU, each is kept on a CPU of its own
+//! ([`super::cores`]).
 //!
 //! The kernel's work on the mapping is spread over worker threads ([`Window`]): a worker with
 //! no batch waiting maps in the capture's pages a few MB ahead of the dispatcher, so that page
@@ -35,6 +37,7 @@
 //! counts into its own counters, summed at the end, and hands the flows it ends to the sink on
 //! its own thread.
 
+use super::cores::{self, Pin};
 use super::counters::Counters;
 use super::enforce::{Enforcer, Rules};
 use super::replay::{ReplayConfig, ReplaySink, TICK_PACKETS};
@@ -96,6 +99,9 @@ pub fn run<'a>(captures: &'a [Capture], config: &ReplayConfig, sink: &impl Repla
     let threads = spread.threads as usize;
     let dns = Arc::new(DnsCache::new(config.worker.dns_cache_entries));
     let window = Window::new(captures, threads);
+    // The CPU of each thread: the dispatcher's first, then the worker threads' in order.
+    let cpus = cores::plan(config.placement, threads + 1);
+    let cpu = |thread: usize| cpus.as_ref().map(|c| c[thread]);
     let worker = |dns: &Arc<DnsCache>| {
         let w = Worker::with_shared_dns(config.worker, Arc::clone(dns), false);
         match &config.enforcer {
@@ -111,13 +117,21 @@ pub fn run<'a>(captures: &'a [Capture], config: &ReplayConfig, sink: &impl Repla
             let (back_tx, back_rx) = bounded::<Batch<'a>>(QUEUE + 2);
             let worker = worker(&dns);
             let window = &window;
-            handles.push(scope.spawn(move || work(index, worker, rx, back_tx, window, sink)));
+            let cpu = cpu(index + 1);
+            handles.push(scope.spawn(move || {
+                let pin = cpu.and_then(Pin::current_thread);
+                let mut counters = work(index, worker, rx, back_tx, window, sink);
+                counters.threads = 1;
+                counters.pinned_threads = u64::from(pin.is_some());
+                counters
+            }));
             lanes.push(Lane {
                 tx,
                 back: back_rx,
                 batch: Batch::new(),
             });
         }
+        let pin = cpu(0).and_then(Pin::current_thread);
         let mut own = (spread.own > 0).then(|| worker(&dns));
         let mut counters = dispatch(
             captures,
@@ -130,6 +144,10 @@ pub fn run<'a>(captures: &'a [Capture], config: &ReplayConfig, sink: &impl Repla
             sink,
         );
         drop(lanes);
+        counters.threads = 1;
+        counters.pinned_threads = u64::from(pin.is_some());
+        // The calling thread runs where it did before once its part is done.
+        drop(pin);
         if let Some(mut w) = own {
             w.finish(&mut |f, r| sink.flow_ended(f, r));
             counters.merge(w.counters());

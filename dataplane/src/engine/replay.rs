@@ -2,6 +2,7 @@
 //! and the benchmarks share. Damage inside a capture is counted and reading goes on; only a file
 //! that cannot be opened at all is an error.
 
+use super::cores::Placement;
 use super::enforce::Enforcer;
 use super::{parallel, Counters, Worker, WorkerConfig};
 use crate::capture::{Capture, CaptureError};
@@ -21,6 +22,8 @@ pub struct ReplayConfig {
     pub worker: WorkerConfig,
     /// Decide flows with these rules; `None` only names them.
     pub enforcer: Option<Arc<Enforcer>>,
+    /// Whether the parallel engine keeps each of its threads on a CPU of its own.
+    pub placement: Placement,
 }
 
 /// Where a replay's results go. Shared by the workers: a flow's end is handed over on the
@@ -87,5 +90,7 @@ fn replay_on_this_thread(
     }
     worker.finish(&mut |f, r| sink.flow_ended(f, r));
     sink.tick(total, total);
-    worker.counters().clone()
+    let mut counters = worker.counters().clone();
+    counters.threads = 1;
+    counters
 }
