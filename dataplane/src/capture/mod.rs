@@ -250,9 +250,10 @@ impl Capture {
         self.bytes.as_slice().len()
     }
 
-    /// Maps in the pages of `range` (byte offsets, clamped to the capture) by reading a byte of
-    /// each, so that the reader finds them mapped. A mapped capture's page faults otherwise fall
-    /// on its reader, a packet at a time; another thread with time to spare can take them.
+    /// Maps in the pages of `range` (byte offsets, clamped to the capture) by taking the page
+    /// faults that map them in, so that the reader finds them mapped. A mapped capture's page
+    /// faults otherwise fall on its reader, a packet at a time; another thread with time to
+    /// spare can take them.
     pub fn fault_in(&self, range: std::ops::Range<usize>) {
         if let Bytes::Mapped(m) = &self.bytes {
             let bytes = m.bytes();
@@ -462,6 +463,67 @@ mod tests {
         );
         assert_eq!(read(&capture), payloads, "after all of it");
         capture.release_before(usize::MAX);
+    }
+
+    /// Bytes of the mapping holding `addr` that this process has mapped in (its `Rss` in
+    /// /proc/self/smaps).
+    #[cfg(target_os = "linux")]
+    fn mapped_in(addr: usize) -> usize {
+        let smaps = std::fs::read_to_string("/proc/self/smaps").expect("smaps");
+        let mut inside = false;
+        for line in smaps.lines() {
+            let range = line.split_whitespace().next().unwrap_or("");
+            if let Some((lo, hi)) = range.split_once('-') {
+                if let (Ok(lo), Ok(hi)) =
+                    (usize::from_str_radix(lo, 16), usize::from_str_radix(hi, 16))
+                {
+                    inside = (lo..hi).contains(&addr);
+                    continue;
+                }
+            }
+            if let Some(kb) = line.strip_prefix("Rss:").filter(|_| inside) {
+                let kb = kb.trim().trim_end_matches("kB").trim();
+                return kb.parse::<usize>().expect("Rss in kB") * 1024;
+            }
+        }
+        panic!("no mapping holds {addr:#x}")
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn fault_in_maps_in_at_least_a_page_of_every_block_and_release_unmaps_them() {
+        // 8 MB of packets, just written, so in the page cache.
+        let payloads: Vec<Vec<u8>> = (0..8000u32).map(|i| vec![i as u8; 1000]).collect();
+        let records: Vec<PcapRecord<'_>> = payloads
+            .iter()
+            .map(|data| PcapRecord {
+                sec: 1,
+                frac: 0,
+                data,
+                orig_len: data.len() as u32,
+            })
+            .collect();
+        let file = TempFile::with("fault-in.pcap", &pcap_file(false, false, 1, &records));
+        let capture = Capture::open(&file.0).expect("valid pcap");
+        let super::Bytes::Mapped(m) = &capture.bytes else {
+            panic!("a file is mapped")
+        };
+        let (addr, len) = (m.bytes().as_ptr() as usize, m.bytes().len());
+        // Opening read the header, which mapped in a page or a large folio (2 MB at most) at
+        // the start; the second half is not mapped in yet.
+        let before = mapped_in(addr);
+        let half = len / 2;
+        assert!(before <= 2 << 20, "{before} bytes mapped in after opening");
+        capture.fault_in(half..len);
+        let blocks = (len - half).div_ceil(64 << 10);
+        let added = mapped_in(addr) - before;
+        assert!(
+            added >= blocks * 4096,
+            "{added} bytes mapped in for {blocks} blocks"
+        );
+        capture.release_before(usize::MAX);
+        assert_eq!(mapped_in(addr), 0, "released");
+        assert_eq!(capture.packets().count(), 8000);
     }
 
     #[test]
