@@ -15,3 +15,4 @@ pub mod inspect;
 pub(crate) mod lines;
 pub mod policy;
 pub(crate) mod prefetch;
+pub(crate) mod streamed;

@@ -48,6 +48,7 @@ use crate::decode::{Decoder, Packet};
 use crate::flow::dns_cache::DnsCache;
 use crate::flow::{EndReason, Flow};
 use crate::policy::SubscriberRef;
+use crate::streamed::Streamed;
 use crossbeam_channel::{bounded, Receiver, Sender, TryRecvError};
 use std::sync::Arc;
 
@@ -84,15 +85,6 @@ struct Batch<'a> {
     mark: Option<usize>,
 }
 
-impl Batch<'_> {
-    fn new() -> Self {
-        Batch {
-            items: Vec::with_capacity(BATCH),
-            mark: None,
-        }
-    }
-}
-
 /// Replays `captures` with `config.workers` workers (at least 2) on as many threads; see the
 /// module documentation.
 pub fn run<'a>(captures: &'a [Capture], config: &ReplayConfig, sink: &impl ReplaySink) -> Counters {
@@ -126,11 +118,7 @@ pub fn run<'a>(captures: &'a [Capture], config: &ReplayConfig, sink: &impl Repla
                 counters.pinned_threads = u64::from(pin.is_some());
                 counters
             }));
-            lanes.push(Lane {
-                tx,
-                back: back_rx,
-                batch: Batch::new(),
-            });
+            lanes.push(Lane::new(tx, back_rx));
         }
         let pin = cpu(0).and_then(Pin::current_thread);
         let mut own = (spread.own > 0).then(|| worker(&dns));
@@ -202,40 +190,54 @@ impl Spread {
     }
 }
 
+/// The dispatcher's end of a worker thread's channels, with the batch being filled. Items are
+/// written with non-temporal stores ([`Streamed`]): the batches come back from the worker, and
+/// ordinary stores would first fetch each line back from the worker's cache.
 struct Lane<'a> {
     tx: Sender<Batch<'a>>,
     back: Receiver<Batch<'a>>,
-    batch: Batch<'a>,
+    items: Streamed<Item<'a>>,
 }
 
 impl<'a> Lane<'a> {
+    fn new(tx: Sender<Batch<'a>>, back: Receiver<Batch<'a>>) -> Lane<'a> {
+        Lane {
+            tx,
+            back,
+            items: Streamed::new(Vec::with_capacity(BATCH)),
+        }
+    }
+
     #[inline]
     fn push(&mut self, item: Item<'a>) {
-        self.batch.items.push(item);
-        if self.batch.items.len() == BATCH {
+        self.items.push(item);
+        if self.items.len() == BATCH {
             self.flush();
         }
     }
 
     /// Sends the batch being filled, if it holds packets.
     fn flush(&mut self) {
-        if !self.batch.items.is_empty() {
-            self.send();
+        if !self.items.is_empty() {
+            self.send(None);
         }
     }
 
     /// Sends the batch being filled (empty or not) marked with the dispatcher's `position`.
     fn mark(&mut self, position: usize) {
-        self.batch.mark = Some(position);
-        self.send();
+        self.send(Some(position));
     }
 
-    fn send(&mut self) {
-        let spare = match self.back.try_recv() {
-            Ok(b) => b,
-            Err(TryRecvError::Empty | TryRecvError::Disconnected) => Batch::new(),
+    fn send(&mut self, mark: Option<usize>) {
+        let full = Batch {
+            items: self.items.publish(),
+            mark,
         };
-        let full = std::mem::replace(&mut self.batch, spare);
+        let spare = match self.back.try_recv() {
+            Ok(b) => b.items,
+            Err(TryRecvError::Empty | TryRecvError::Disconnected) => Vec::with_capacity(BATCH),
+        };
+        self.items = Streamed::new(spare);
         // A worker only stops when its channel closes, so a send cannot fail while it runs;
         // if it died, its panic is raised when it is joined.
         let _ = self.tx.send(full);
