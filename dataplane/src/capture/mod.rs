@@ -423,12 +423,8 @@ mod tests {
         assert_eq!(capture.packets().count(), 2);
     }
 
-    #[test]
-    fn released_pages_read_the_same_when_touched_again() {
-        // 300 KB: several whole 64 KiB blocks to unmap, and a partial one at the end.
-        let payloads: Vec<Vec<u8>> = (0..300u32)
-            .map(|i| (0..1000u32).map(|j| (i * 7 + j) as u8).collect())
-            .collect();
+    /// A little-endian microsecond pcap of Ethernet frames, one record per payload.
+    fn ethernet_pcap(payloads: &[Vec<u8>]) -> Vec<u8> {
         let records: Vec<PcapRecord<'_>> = payloads
             .iter()
             .map(|data| PcapRecord {
@@ -438,7 +434,16 @@ mod tests {
                 orig_len: data.len() as u32,
             })
             .collect();
-        let file = TempFile::with("released.pcap", &pcap_file(false, false, 1, &records));
+        pcap_file(false, false, 1, &records)
+    }
+
+    #[test]
+    fn released_pages_read_the_same_when_touched_again() {
+        // 300 KB: several whole 64 KiB blocks to unmap, and a partial one at the end.
+        let payloads: Vec<Vec<u8>> = (0..300u32)
+            .map(|i| (0..1000u32).map(|j| (i * 7 + j) as u8).collect())
+            .collect();
+        let file = TempFile::with("released.pcap", &ethernet_pcap(&payloads));
         let capture = Capture::open(&file.0).expect("valid pcap");
         let first = capture
             .packets()
@@ -494,16 +499,7 @@ mod tests {
     fn fault_in_maps_in_at_least_a_page_of_every_block_and_release_unmaps_them() {
         // 8 MB of packets, just written, so in the page cache.
         let payloads: Vec<Vec<u8>> = (0..8000u32).map(|i| vec![i as u8; 1000]).collect();
-        let records: Vec<PcapRecord<'_>> = payloads
-            .iter()
-            .map(|data| PcapRecord {
-                sec: 1,
-                frac: 0,
-                data,
-                orig_len: data.len() as u32,
-            })
-            .collect();
-        let file = TempFile::with("fault-in.pcap", &pcap_file(false, false, 1, &records));
+        let file = TempFile::with("fault-in.pcap", &ethernet_pcap(&payloads));
         let capture = Capture::open(&file.0).expect("valid pcap");
         let super::Bytes::Mapped(m) = &capture.bytes else {
             panic!("a file is mapped")
