@@ -1,7 +1,8 @@
 //! End-to-end tests of `pcgate replay` on the fixture captures made by `tools/` (see
 //! `fixtures/pcaps/README.md`): every flow the generator wrote into a capture comes out with the
 //! expected name, protocol, counters and tunnel id, with one worker and with several; damaged
-//! input is counted and the replay goes on; a file that is not a capture is a clear error.
+//! input is counted and the replay goes on; a file that is not a capture is a clear error; with
+//! a thread for every CPU each is pinned to one, as the summary says, and the flows are the same.
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
