@@ -6,7 +6,7 @@
 //! the waker's core, where its data looks cache-hot, and load balancing moves one of them away
 //! only later. Meanwhile the two take turns on one core while the other idles. On the project's
 //! two-core machine this happened in about half of the replays with two workers, which then took
-//! 15-40 % longer: most had 50 to 190 involuntary context switches against about 20, and in one
+//! 15-40 % longer: most had 53 to 194 involuntary context switches against about 20, and in one
 //! that `perf sched timehist` recorded, the two threads took turns on one CPU, 0.4-0.7 ms each,
 //! for 80 ms of its 157 (benches/README.md). So thread `i` (0 is the dispatcher's, the calling
 //! thread) is kept on the `i`-th CPU the process may use (`sched_setaffinity`), and the calling
