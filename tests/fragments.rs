@@ -2,88 +2,72 @@
 //! flow is worked on the thread that reads the capture or handed to a worker thread (there the
 //! reassembled datagram, which lies in no frame of the capture, travels with the packet).
 
+use etherparse::{IpFragOffset, Ipv4Header};
+use pcgate_tools::packets::{udp_packet, Direction, Link};
+use pcgate_tools::pcap_writer::{Endian, LinkType, PcapWriter, TsResolution};
 use serde_json::Value;
 use std::process::Command;
 
-/// An IPv4 header (no options) with its checksum.
-fn ipv4(id: u16, frag: u16, payload_len: usize) -> Vec<u8> {
-    let total = (20 + payload_len) as u16;
-    let mut h = vec![0x45, 0];
-    h.extend_from_slice(&total.to_be_bytes());
-    h.extend_from_slice(&id.to_be_bytes());
-    h.extend_from_slice(&frag.to_be_bytes());
-    h.extend_from_slice(&[64, 17, 0, 0]);
-    h.extend_from_slice(&[10, 45, 0, 7]);
-    h.extend_from_slice(&[192, 0, 2, 53]);
-    let sum = h
-        .chunks(2)
-        .map(|w| u32::from(u16::from_be_bytes([w[0], w[1]])))
-        .sum::<u32>();
-    let sum = (sum & 0xffff) + (sum >> 16);
-    let sum = !((sum & 0xffff) + (sum >> 16)) as u16;
-    h[10..12].copy_from_slice(&sum.to_be_bytes());
-    h
-}
-
-/// A DNS query for `name` with an EDNS padding option (RFC 7830) of `pad` bytes.
+/// A DNS query for `name` (type A) with an EDNS OPT record carrying a padding option (RFC
+/// 7830) of `pad` bytes: a query too large for one Ethernet frame.
 fn padded_query(name: &str, pad: u16) -> Vec<u8> {
-    let mut q = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 1];
-    for label in name.split('.') {
-        q.push(label.len() as u8);
-        q.extend_from_slice(label.as_bytes());
-    }
-    q.extend_from_slice(&[0, 0, 1, 0, 1]); // root, type A, class IN
-    q.extend_from_slice(&[0, 0, 41, 0x10, 0x00, 0, 0, 0, 0]); // OPT: root, 4096, ttl 0
+    let mut q = pcgate_tools::dns::query(0x1234, name, 1).expect("a valid name");
+    q[10..12].copy_from_slice(&1u16.to_be_bytes()); // ARCOUNT: the OPT record
+    q.extend_from_slice(&[0, 0, 41, 0x10, 0x00, 0, 0, 0, 0]); // root, OPT, 4096 bytes, ttl 0
     q.extend_from_slice(&(4 + pad).to_be_bytes());
-    q.extend_from_slice(&12u16.to_be_bytes());
+    q.extend_from_slice(&12u16.to_be_bytes()); // option: padding
     q.extend_from_slice(&pad.to_be_bytes());
     q.extend(std::iter::repeat_n(0, usize::from(pad)));
     q
 }
 
-/// A pcap file of Ethernet frames, one microsecond apart.
-fn pcap(frames: &[Vec<u8>]) -> Vec<u8> {
-    let mut out = Vec::new();
-    out.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
-    out.extend_from_slice(&2u16.to_le_bytes());
-    out.extend_from_slice(&4u16.to_le_bytes());
-    out.extend_from_slice(&[0; 8]);
-    out.extend_from_slice(&65_535u32.to_le_bytes());
-    out.extend_from_slice(&1u32.to_le_bytes());
-    for (i, f) in frames.iter().enumerate() {
-        out.extend_from_slice(&1_700_000_000u32.to_le_bytes());
-        out.extend_from_slice(&(i as u32).to_le_bytes());
-        out.extend_from_slice(&(f.len() as u32).to_le_bytes());
-        out.extend_from_slice(&(f.len() as u32).to_le_bytes());
-        out.extend_from_slice(f);
-    }
-    out
-}
-
-fn ethernet(ip: Vec<u8>) -> Vec<u8> {
-    let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00];
-    f.extend(ip);
-    f
+/// The IPv4 `packet` cut into fragments whose data is at most `piece` bytes (a multiple of 8),
+/// each with its own header and checksum (RFC 791 section 3.2).
+fn fragments(packet: &[u8], piece: usize) -> Vec<Vec<u8>> {
+    let (header, data) = Ipv4Header::from_slice(packet).expect("an IPv4 packet");
+    let chunks: Vec<&[u8]> = data.chunks(piece).collect();
+    chunks
+        .iter()
+        .enumerate()
+        .map(|(i, chunk)| {
+            let mut h = header.clone();
+            h.more_fragments = i + 1 < chunks.len();
+            h.fragment_offset = IpFragOffset::try_new((i * piece / 8) as u16).expect("offset");
+            h.set_payload_len(chunk.len()).expect("length");
+            h.header_checksum = h.calc_header_checksum();
+            [&h.to_bytes()[..], chunk].concat()
+        })
+        .collect()
 }
 
 #[test]
 fn a_fragmented_dns_query_is_named_with_one_two_and_three_workers() {
-    let dns = padded_query("fragments.example.com", 1500);
-    let mut udp = Vec::new();
-    udp.extend_from_slice(&40_000u16.to_be_bytes());
-    udp.extend_from_slice(&53u16.to_be_bytes());
-    udp.extend_from_slice(&((8 + dns.len()) as u16).to_be_bytes());
-    udp.extend_from_slice(&[0, 0]);
-    udp.extend_from_slice(&dns);
-    let (first, rest) = udp.split_at(1480);
-    let frames = [
-        ethernet([ipv4(7, 0x2000, first.len()), first.to_vec()].concat()),
-        ethernet([ipv4(7, 1480 / 8, rest.len()), rest.to_vec()].concat()),
-    ];
+    let query = padded_query("fragments.example.com", 1500);
+    let datagram = udp_packet(
+        "10.45.0.7:40000".parse().unwrap(),
+        "192.0.2.53:53".parse().unwrap(),
+        64,
+        &query,
+    )
+    .expect("a UDP datagram");
+    let mut pcap = PcapWriter::new(
+        LinkType::ETHERNET,
+        TsResolution::Micro,
+        Endian::Little,
+        65_535,
+    );
+    for (i, piece) in fragments(&datagram, 1480).iter().enumerate() {
+        let frame = Link::ethernet()
+            .frame_ip(Direction::ClientToServer, piece)
+            .expect("a frame");
+        pcap.write_packet(1_700_000_000_000_000_000 + i as u64 * 1_000, &frame)
+            .expect("a record");
+    }
+    assert_eq!(pcap.records(), 2, "the query is cut in two");
     let dir = std::env::temp_dir().join(format!("pcgate-fragments-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("fragmented-dns.pcap");
-    std::fs::write(&path, pcap(&frames)).unwrap();
+    std::fs::write(&path, pcap.into_bytes()).unwrap();
     // With three workers the reading thread works no flow itself: the query goes to a worker
     // thread.
     for workers in ["1", "2", "3"] {
