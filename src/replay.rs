@@ -65,6 +65,10 @@ pub struct Args {
     /// Idle timeout of UDP flows, in seconds.
     #[arg(long, default_value_t = Timeouts::default().udp_idle_s)]
     udp_idle: u32,
+    /// (client, address) pairs remembered from DNS answers, to name flows that carry no name of
+    /// their own; the oldest go first. Each worker keeps a copy; 0 turns naming by answers off.
+    #[arg(long, value_name = "PAIRS", default_value_t = WorkerConfig::default().dns_cache_entries)]
+    dns_cache: usize,
 }
 
 fn is_stdout(p: &Option<PathBuf>) -> bool {
@@ -230,7 +234,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 ..Timeouts::default()
             },
             max_flows: args.max_flows,
-            ..WorkerConfig::default()
+            dns_cache_entries: args.dns_cache,
         },
         enforcer: Some(enforcer.clone()),
         placement: if args.no_pin {

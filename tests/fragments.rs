@@ -5,8 +5,9 @@
 use etherparse::{IpFragOffset, Ipv4Header};
 use pcgate_tools::packets::{udp_packet, Direction, Link};
 use pcgate_tools::pcap_writer::{Endian, LinkType, PcapWriter, TsResolution};
-use serde_json::Value;
-use std::process::Command;
+
+#[path = "support/replay.rs"]
+mod replay;
 
 /// A DNS query for `name` (type A) with an EDNS OPT record carrying a padding option (RFC
 /// 7830) of `pad` bytes: a query too large for one Ethernet frame.
@@ -71,20 +72,7 @@ fn a_fragmented_dns_query_is_named_with_one_two_and_three_workers() {
     // With three workers the reading thread works no flow itself: the query goes to a worker
     // thread.
     for workers in ["1", "2", "3"] {
-        let out = Command::new(env!("CARGO_BIN_EXE_pcgate"))
-            .args(["replay", path.to_str().unwrap(), "--flows", "-"])
-            .args(["--workers", workers])
-            .output()
-            .expect("run pcgate");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let flows: Vec<Value> = String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .map(|l| serde_json::from_str(l).expect("JSON line"))
-            .collect();
+        let flows = replay::flows(&path, &["--workers", workers]);
         assert_eq!(flows.len(), 1, "{workers} workers: {flows:?}");
         let f = &flows[0];
         assert_eq!(f["name"], "fragments.example.com", "{workers} workers: {f}");

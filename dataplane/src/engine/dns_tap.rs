@@ -1,15 +1,17 @@
-//! The DNS tap: reads the A/AAAA answers of DNS responses (from port 53) into the shared
-//! [`DnsCache`]. It runs where packets are still in capture order (the dispatcher, or the only
-//! worker), so that every answer is in the cache before any later flow of its client starts.
+//! The DNS tap: reads the A/AAAA answers of DNS responses (from port 53), for the answer caches
+//! of the workers ([`crate::flow::dns_cache`]). It runs where packets are still in capture order
+//! (the dispatcher, or the only worker), so that every worker learns each answer before any
+//! later packet of its client.
 
 use crate::decode::{Packet, L4};
-use crate::flow::dns_cache::DnsCache;
+use crate::flow::dns_cache::Resolved;
 use crate::inspect::dns;
 
 const DNS_PORT: u16 = 53;
 
-/// Takes the answers of `packet` if it is a DNS response. Returns whether it was one.
-pub fn tap(packet: &Packet<'_>, ts_ns: u64, cache: &DnsCache) -> bool {
+/// Hands each answer of `packet` to `learn`, if it is a DNS response. Returns whether it was
+/// one.
+pub fn tap(packet: &Packet<'_>, ts_ns: u64, mut learn: impl FnMut(Resolved)) -> bool {
     if packet.src_port != DNS_PORT || packet.payload.is_empty() {
         return false;
     }
@@ -23,7 +25,12 @@ pub fn tap(packet: &Packet<'_>, ts_ns: u64, cache: &DnsCache) -> bool {
         return false;
     }
     for (name, addr) in msg.answers {
-        cache.insert(packet.dst, addr, name, ts_ns);
+        learn(Resolved {
+            client: packet.dst,
+            addr,
+            name,
+            ts_ns,
+        });
     }
     true
 }

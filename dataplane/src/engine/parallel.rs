@@ -2,7 +2,9 @@
 //!
 //! The dispatcher walks the memory-mapped captures in order, decodes each frame down to its
 //! innermost flow, runs the DNS tap, hashes the 5-tuple symmetrically (both directions alike)
-//! and gives the decoded packet to the worker that owns the flow. Worker 0 runs on the
+//! and gives the decoded packet to the worker that owns the flow. Every DNS answer goes to every
+//! worker, in line with its packets: each worker learns it before the packets that came after
+//! it, so its own answer cache is what one worker seeing every packet would have had. Worker 0 runs on the
 //! dispatcher's own thread, which works its packets at once; the other workers have a thread
 //! each, and get their packets in batches over bounded crossbeam channels that come back empty
 //! for reuse, so the steady state allocates nothing. A packet's bytes are never copied: they
@@ -45,7 +47,7 @@ use super::window::{Window, RELEASE_EVERY};
 use super::worker::Worker;
 use crate::capture::Capture;
 use crate::decode::{Decoder, Packet};
-use crate::flow::dns_cache::DnsCache;
+use crate::flow::dns_cache::Resolved;
 use crate::flow::{EndReason, Flow};
 use crate::policy::SubscriberRef;
 use crate::streamed::Streamed;
@@ -80,6 +82,9 @@ struct Item<'a> {
 /// Packets for one worker, in capture order.
 struct Batch<'a> {
     items: Vec<Item<'a>>,
+    /// DNS answers, each with the number of this batch's items that come before it: the worker
+    /// learns each before it works the items after it, as one worker seeing every packet would.
+    answers: Vec<(usize, Resolved)>,
     /// Set on the batch sent to every worker at a mark: the dispatcher's position then. Every
     /// packet of this worker before that position is in this batch or an earlier one.
     mark: Option<usize>,
@@ -90,13 +95,12 @@ struct Batch<'a> {
 pub fn run<'a>(captures: &'a [Capture], config: &ReplayConfig, sink: &impl ReplaySink) -> Counters {
     let spread = Spread::new(config.workers);
     let threads = spread.threads as usize;
-    let dns = Arc::new(DnsCache::new(config.worker.dns_cache_entries));
     let window = Window::new(captures, threads);
     // The CPU of each thread: the dispatcher's first, then the worker threads' in order.
     let cpus = cores::plan(config.placement, threads + 1);
     let cpu = |thread: usize| cpus.as_ref().map(|c| c[thread]);
-    let worker = |dns: &Arc<DnsCache>| {
-        let w = Worker::with_shared_dns(config.worker, Arc::clone(dns), false);
+    let worker = || {
+        let w = Worker::told_answers(config.worker);
         match &config.enforcer {
             Some(e) => w.with_enforcer(Arc::clone(e)),
             None => w,
@@ -108,7 +112,7 @@ pub fn run<'a>(captures: &'a [Capture], config: &ReplayConfig, sink: &impl Repla
         for index in 0..threads {
             let (tx, rx) = bounded::<Batch<'a>>(QUEUE);
             let (back_tx, back_rx) = bounded::<Batch<'a>>(QUEUE + 2);
-            let worker = worker(&dns);
+            let worker = worker();
             let window = &window;
             let cpu = cpu(index + 1);
             handles.push(scope.spawn(move || {
@@ -121,13 +125,12 @@ pub fn run<'a>(captures: &'a [Capture], config: &ReplayConfig, sink: &impl Repla
             lanes.push(Lane::new(tx, back_rx));
         }
         let pin = cpu(0).and_then(Pin::current_thread);
-        let mut own = (spread.own > 0).then(|| worker(&dns));
+        let mut own = (spread.own > 0).then(worker);
         let mut counters = dispatch(
             captures,
             &spread,
             own.as_mut(),
             &mut lanes,
-            &dns,
             config.enforcer.as_deref(),
             &window,
             sink,
@@ -197,6 +200,7 @@ struct Lane<'a> {
     tx: Sender<Batch<'a>>,
     back: Receiver<Batch<'a>>,
     items: Streamed<Item<'a>>,
+    answers: Vec<(usize, Resolved)>,
 }
 
 impl<'a> Lane<'a> {
@@ -205,7 +209,13 @@ impl<'a> Lane<'a> {
             tx,
             back,
             items: Streamed::new(Vec::with_capacity(BATCH)),
+            answers: Vec::new(),
         }
+    }
+
+    /// A DNS answer, for the worker to learn before the packets pushed after it.
+    fn learn(&mut self, answer: Resolved) {
+        self.answers.push((self.items.len(), answer));
     }
 
     #[inline]
@@ -216,9 +226,9 @@ impl<'a> Lane<'a> {
         }
     }
 
-    /// Sends the batch being filled, if it holds packets.
+    /// Sends the batch being filled, if it holds packets or answers.
     fn flush(&mut self) {
-        if !self.items.is_empty() {
+        if !self.items.is_empty() || !self.answers.is_empty() {
             self.send(None);
         }
     }
@@ -229,15 +239,20 @@ impl<'a> Lane<'a> {
     }
 
     fn send(&mut self, mark: Option<usize>) {
+        let spare = match self.back.try_recv() {
+            Ok(b) => b,
+            Err(TryRecvError::Empty | TryRecvError::Disconnected) => Batch {
+                items: Vec::with_capacity(BATCH),
+                answers: Vec::new(),
+                mark: None,
+            },
+        };
         let full = Batch {
             items: self.items.publish(),
+            answers: std::mem::replace(&mut self.answers, spare.answers),
             mark,
         };
-        let spare = match self.back.try_recv() {
-            Ok(b) => b.items,
-            Err(TryRecvError::Empty | TryRecvError::Disconnected) => Vec::with_capacity(BATCH),
-        };
-        self.items = Streamed::new(spare);
+        self.items = Streamed::new(spare.items);
         // A worker only stops when its channel closes, so a send cannot fail while it runs;
         // if it died, its panic is raised when it is joined.
         let _ = self.tx.send(full);
@@ -250,7 +265,6 @@ fn dispatch<'a>(
     spread: &Spread,
     mut own: Option<&mut Worker>,
     lanes: &mut [Lane<'a>],
-    dns: &DnsCache,
     enforcer: Option<&Enforcer>,
     window: &Window<'_>,
     sink: &impl ReplaySink,
@@ -297,7 +311,14 @@ fn dispatch<'a>(
                     continue;
                 }
             };
-            super::dns_tap::tap(&packet, raw.ts_ns, dns);
+            super::dns_tap::tap(&packet, raw.ts_ns, |answer| {
+                for lane in lanes.iter_mut() {
+                    lane.learn(answer.clone());
+                }
+                if let Some(worker) = own.as_deref_mut() {
+                    worker.learn(answer);
+                }
+            });
             let lane = match (
                 spread.owner(affinity.lane_hash(&packet)),
                 own.as_deref_mut(),
@@ -440,20 +461,22 @@ fn work<'a>(
             },
             Err(TryRecvError::Disconnected) => break,
         };
-        // Read in place (an item is about 100 bytes: moving each out costs a copy).
-        for item in &batch.items {
-            let mut ended = |f: Flow, r: EndReason| sink.flow_ended(f, r);
-            match &item.owned {
-                None => worker.process_decoded(item.ts_ns, item.orig_len, &item.packet, &mut ended),
-                Some(bytes) => {
-                    let packet = Packet {
-                        payload: bytes,
-                        ..item.packet
-                    };
-                    worker.process_decoded(item.ts_ns, item.orig_len, &packet, &mut ended);
-                }
-            }
+        // The items before each answer, then the answer, and so on.
+        let mut from = 0;
+        for (at, answer) in batch.answers.drain(..) {
+            work_items(
+                &mut worker,
+                batch.items.get(from..at).unwrap_or_default(),
+                sink,
+            );
+            worker.learn(answer);
+            from = at;
         }
+        work_items(
+            &mut worker,
+            batch.items.get(from..).unwrap_or_default(),
+            sink,
+        );
         batch.items.clear();
         // The dispatcher may have stopped taking batches back; then this one is dropped.
         let mark = batch.mark.take();
@@ -467,6 +490,24 @@ fn work<'a>(
     }
     worker.finish(&mut |f, r| sink.flow_ended(f, r));
     worker.counters().clone()
+}
+
+/// Works `items` in order, read in place (an item is about 100 bytes: moving each out costs a
+/// copy).
+fn work_items(worker: &mut Worker, items: &[Item<'_>], sink: &impl ReplaySink) {
+    let mut ended = |f: Flow, r: EndReason| sink.flow_ended(f, r);
+    for item in items {
+        match &item.owned {
+            None => worker.process_decoded(item.ts_ns, item.orig_len, &item.packet, &mut ended),
+            Some(bytes) => {
+                let packet = Packet {
+                    payload: bytes,
+                    ..item.packet
+                };
+                worker.process_decoded(item.ts_ns, item.orig_len, &packet, &mut ended);
+            }
+        }
+    }
 }
 
 #[cfg(test)]

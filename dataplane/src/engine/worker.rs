@@ -7,7 +7,7 @@ use super::counters::{Counters, LATENCY_SAMPLE_EVERY};
 use super::enforce::{decide, Enforcer, Outcome, Rules};
 use crate::capture::RawPacket;
 use crate::decode::{tcp_flags, Decoder, Packet, L4};
-use crate::flow::dns_cache::DnsCache;
+use crate::flow::dns_cache::{DnsCache, Resolved};
 use crate::flow::table::{FlowTable, Lookup};
 use crate::flow::{tcp_state, Direction, EndReason, Flow, FlowKey, Timeouts};
 use crate::inspect::namer::{FlowName, NameSource, Namer, Segment};
@@ -20,7 +20,7 @@ pub struct WorkerConfig {
     pub timeouts: Timeouts,
     /// Flows tracked at once; packets of new flows beyond it are counted and not tracked.
     pub max_flows: usize,
-    /// (client, address) pairs remembered from DNS answers.
+    /// (client, address) pairs remembered from DNS answers (each worker keeps its own).
     pub dns_cache_entries: usize,
 }
 
@@ -39,7 +39,8 @@ pub struct Worker {
     decoder: Decoder,
     /// Packets seen, for sampling their processing time.
     seen: u64,
-    /// Whether this worker feeds the DNS tap itself (it sees all packets in order).
+    /// Whether this worker runs the DNS tap itself (it sees all packets in order), or is told
+    /// the answers ([`Worker::learn`]).
     taps_dns: bool,
     flows: Flows,
 }
@@ -47,7 +48,8 @@ pub struct Worker {
 /// Everything of a worker but its decoder (whose output borrows it while a packet is tracked).
 struct Flows {
     table: FlowTable,
-    dns: Arc<DnsCache>,
+    /// This worker's own cache of DNS answers.
+    dns: DnsCache,
     /// Decides flows when set, with the snapshot of rules last loaded from it.
     enforcement: Option<(Arc<Enforcer>, Arc<Rules>)>,
     counters: Counters,
@@ -56,20 +58,23 @@ struct Flows {
 impl Worker {
     /// A worker that sees every packet: it runs the DNS tap itself.
     pub fn new(config: WorkerConfig) -> Worker {
-        let dns = Arc::new(DnsCache::new(config.dns_cache_entries));
-        Worker::with_shared_dns(config, dns, true)
+        Worker::with_dns_tap(config, true)
     }
 
-    /// A worker of several, sharing `dns`; `taps_dns` says whether it feeds the cache itself or
-    /// a dispatcher does.
-    pub fn with_shared_dns(config: WorkerConfig, dns: Arc<DnsCache>, taps_dns: bool) -> Worker {
+    /// A worker of several, given its packets decoded by a dispatcher that runs the DNS tap and
+    /// hands it every answer in line with them ([`Worker::learn`]).
+    pub fn told_answers(config: WorkerConfig) -> Worker {
+        Worker::with_dns_tap(config, false)
+    }
+
+    fn with_dns_tap(config: WorkerConfig, taps_dns: bool) -> Worker {
         Worker {
             decoder: Decoder::default(),
             seen: 0,
             taps_dns,
             flows: Flows {
                 table: FlowTable::new(config.timeouts, config.max_flows),
-                dns,
+                dns: DnsCache::new(config.dns_cache_entries),
                 enforcement: None,
                 counters: Counters::default(),
             },
@@ -132,7 +137,8 @@ impl Worker {
             }
         };
         if self.taps_dns {
-            super::dns_tap::tap(&packet, raw.ts_ns, &self.flows.dns);
+            let dns = &mut self.flows.dns;
+            super::dns_tap::tap(&packet, raw.ts_ns, |r| dns.insert(r));
         }
         track(&mut self.flows, raw.ts_ns, raw.orig_len, &packet, ended);
     }
@@ -149,6 +155,11 @@ impl Worker {
         let start = self.sample_clock();
         track(&mut self.flows, ts_ns, orig_len, packet, ended);
         self.record_latency(start);
+    }
+
+    /// A DNS answer, from the packet that comes before the ones this worker is given next.
+    pub fn learn(&mut self, answer: Resolved) {
+        self.flows.dns.insert(answer);
     }
 
     /// Counts a capture record that was skipped (a capture-level reason).
