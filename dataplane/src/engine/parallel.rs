@@ -4,12 +4,12 @@
 //! innermost flow, runs the DNS tap, hashes the 5-tuple symmetrically (both directions alike)
 //! and gives the decoded packet to the worker that owns the flow. Every DNS answer goes to every
 //! worker, in line with its packets: each worker learns it before the packets that came after
-//! it, so its own answer cache is what one worker seeing every packet would have had. Worker 0 runs on the
-//! dispatcher's own thread, which works its packets at once; the other workers have a thread
-//! each, and get their packets in batches over bounded crossbeam channels that come back empty
-//! for reuse, so the steady state allocates nothing. A packet's bytes are never copied: they
-//! stay in the mapping, which outlives the scoped worker threads (the one exception is a
-//! datagram reassembled from IP fragments, copied once).
+//! it, so its own answer cache is what one worker seeing every packet would have had. Worker 0
+//! runs on the dispatcher's own thread, which works its packets at once; the other workers have
+//! a thread each, and get their packets in batches over bounded crossbeam channels that come
+//! back empty for reuse, so the steady state allocates nothing. A packet's bytes are never
+//! copied: they stay in the mapping, which outlives the scoped worker threads (the one exception
+//! is a datagram reassembled from IP fragments, copied once).
 //!
 //! The dispatcher's thread is the busiest, so its worker owns fewer flows than the others
 //! ([`Spread`]): with two threads 15 % of them, and with three or more none (the dispatcher
