@@ -25,7 +25,7 @@
 //! faults, much of the cost of walking a mapped capture, do not fall on the one thread every
 //! packet passes through; and the pages every worker is done with are unmapped, so that the
 //! process's resident memory stays small whatever the capture's size and unmapping it does not
-//! fall on the end of the replay. Every few MB the dispatcher sends each worker thread a batch
+//! fall on the end of the replay. Every 32 MB the dispatcher sends each worker thread a batch
 //! marked with its position: a worker that has worked a marked batch is done with everything
 //! before the mark (worker 0 never lags behind the dispatcher), and unmaps what every worker is
 //! done with.
