@@ -37,44 +37,33 @@ fn capture() -> Vec<u8> {
         65_535,
     );
     let link = Link::ethernet();
+    let mut record = |ts: u64, dir: Direction, ip_packet: &[u8]| {
+        let frame = link.frame_ip(dir, ip_packet).expect("a frame");
+        pcap.write_packet(ts, &frame).expect("a record");
+    };
     let client = Ipv4Addr::from(CLIENT);
+    let resolver = SocketAddr::from(([192, 0, 2, 53], 53));
+    let syn = TcpSegment {
+        seq: 1,
+        flags: TcpFlags {
+            syn: true,
+            ..TcpFlags::default()
+        },
+        window: 64_240,
+        mss: Some(1460),
+        payload: &[],
+    };
     for i in 0..SITES {
         let (name, addr) = site(i);
         let ts = START_NS + u64::from(i) * 10_000_000;
         let answer = response(i, &name, 1, &[Answer::A(addr)], 300).expect("a DNS response");
-        let resolver = SocketAddr::from(([192, 0, 2, 53], 53));
-        let dns = udp_packet(
-            resolver,
-            SocketAddr::from((client, 20_000 + i)),
-            64,
-            &answer,
-        )
-        .expect("a UDP datagram");
-        let frame = link
-            .frame_ip(Direction::ServerToClient, &dns)
-            .expect("a frame");
-        pcap.write_packet(ts, &frame).expect("a record");
-        let syn = TcpSegment {
-            seq: 1,
-            flags: TcpFlags {
-                syn: true,
-                ..TcpFlags::default()
-            },
-            window: 64_240,
-            mss: Some(1460),
-            payload: &[],
-        };
-        let syn = tcp_packet(
-            SocketAddr::from((client, 40_000 + i)),
-            SocketAddr::from((addr, 443)),
-            64,
-            &syn,
-        )
-        .expect("a TCP segment");
-        let frame = link
-            .frame_ip(Direction::ClientToServer, &syn)
-            .expect("a frame");
-        pcap.write_packet(ts + 1_000_000, &frame).expect("a record");
+        let to_client = SocketAddr::from((client, 20_000 + i));
+        let dns = udp_packet(resolver, to_client, 64, &answer).expect("a UDP datagram");
+        record(ts, Direction::ServerToClient, &dns);
+        let from_client = SocketAddr::from((client, 40_000 + i));
+        let connect = tcp_packet(from_client, SocketAddr::from((addr, 443)), 64, &syn)
+            .expect("a TCP segment");
+        record(ts + 1_000_000, Direction::ClientToServer, &connect);
     }
     pcap.into_bytes()
 }
