@@ -5,7 +5,10 @@
 //!   frame's EtherType and IP header into a checksum (what no reader can beat);
 //! - pcgate's engine with one worker and with every core (`replay_files`);
 //! - `ndpiReader` (nDPI's demo reader, Debian package `libndpi-bin`) when it is installed, timed
-//!   wall-clock as a subprocess; its own "nDPI throughput" line is reported too.
+//!   wall-clock as a subprocess; its own "nDPI throughput" line is reported too;
+//! - the `pcgate replay` binary of this tree and of a baseline commit (`support/baseline.rs`),
+//!   each run as a subprocess with 1 and with N workers, so that a change is measured against
+//!   the code before it in the same run.
 //!
 //! Each runs once per round, `PCGATE_BENCH_REPEAT` rounds, the readers side by side; the best
 //! and the median run are reported, and each ratio from the best runs and as the median of the
@@ -18,9 +21,12 @@
 //! to skip it), `PCGATE_BENCH_RECACHE` (0; 1 drops the capture from the page cache and reads it
 //! back once before the rounds, so that every run starts from the same state of the cache),
 //! `PCGATE_BENCH_PIN` (1; 0 lets the scheduler place the engine's threads, see
-//! `dataplane::engine::cores`).
+//! `dataplane::engine::cores`), `PCGATE_BENCH_BASELINE` (the baseline commit, else the one
+//! `benches/BASELINE` names; `0` skips it).
 
 mod support;
+#[path = "support/baseline.rs"]
+mod baseline;
 
 use std::collections::HashMap;
 use std::hint::black_box;
@@ -373,6 +379,28 @@ fn ndpi_run(reader: &Path, path: &Path, gtpu: bool) -> String {
     format!("own report: {throughput}; {flows} flows")
 }
 
+/// Runs a `pcgate` binary over the capture (`replay FILE --workers N`, summary discarded);
+/// returns its note.
+fn binary_run(bin: &Path, path: &Path, workers: usize) -> String {
+    let out = Command::new(bin)
+        .arg("replay")
+        .arg(path)
+        .args(["--workers", &workers.to_string()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .expect("run pcgate");
+    if !out.status.success() {
+        panic!(
+            "{} failed ({}): {}",
+            bin.display(),
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    format!("replay --workers {workers}")
+}
+
 /// Drops the capture's pages from the page cache and reads the file back once, in order.
 ///
 /// What mapping a capture costs depends on how its pages came into the cache: read back in order
@@ -426,6 +454,8 @@ fn main() -> anyhow::Result<()> {
         println!("load average before the run: {}", load.join(" "));
     }
 
+    let baseline = baseline::binary(&target_dir())?;
+    let current = PathBuf::from(env!("CARGO_BIN_EXE_pcgate"));
     let nw = format!("pcgate {} workers", p.workers);
     let mut readers = vec![
         Reader {
@@ -444,6 +474,22 @@ fn main() -> anyhow::Result<()> {
             run: Box::new(|| pcgate(&path, p.workers, p.placement)),
         },
     ];
+    match &baseline {
+        Some((commit, bin)) => {
+            for workers in [1, p.workers] {
+                let (current, path) = (&current, &path);
+                readers.push(Reader {
+                    label: format!("binary, this tree {workers}w"),
+                    run: Box::new(move || binary_run(current, path, workers)),
+                });
+                readers.push(Reader {
+                    label: format!("binary, {commit} {workers}w"),
+                    run: Box::new(move || binary_run(bin, path, workers)),
+                });
+            }
+        }
+        None => println!("baseline rows skipped: PCGATE_BENCH_BASELINE=0"),
+    }
     match ndpi_reader() {
         Ok(reader) => {
             let (path, gtpu) = (&path, p.gtpu);
@@ -488,6 +534,15 @@ fn main() -> anyhow::Result<()> {
     show("pcgate 1w / floor:", floor_row, one);
     show(&format!("pcgate {}w / floor:", p.workers), floor_row, many);
     show(&format!("pcgate {}w / pcgate 1w:", p.workers), one, many);
+    if let Some((commit, _)) = &baseline {
+        for workers in [1, p.workers] {
+            show(
+                &format!("this tree / {commit}, {workers}w:"),
+                row(&format!("binary, {commit} {workers}w")),
+                row(&format!("binary, this tree {workers}w")),
+            );
+        }
+    }
 
     println!();
     let mut failed = false;
