@@ -8,6 +8,7 @@
 //!    does not allow (its `allowed_*` lists); any window blocks its own `blocked_*` lists.
 //! 3. the profile's `blocked_apps`, then `blocked_categories`.
 //! 4. quotas: a quota whose minutes are used up blocks its app or category until local midnight.
+//!    Its minutes are real minutes of the local day (a fall-back day has 1500).
 //! 5. `block_quic` (QUIC, or any UDP to port 443), `block_doh` (the doh category, known DoH
 //!    resolvers by name or address on 443/853, and any port 853: DoT/DoQ), `block_vpn` (the vpn
 //!    category, and unnamed flows to OpenVPN/L2TP/PPTP/WireGuard ports).
@@ -25,7 +26,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use crate::classify::{AppId, Category, Match};
 
 use super::quota::QuotaLedger;
-use super::schedule::{next_boundary, next_minute, LocalTime};
+use super::schedule::{next_boundary, next_minute, LocalTime, QuotaClock};
 use super::{Policy, SubscriberRef, UnknownMode};
 
 /// Ports of DNS over TLS (RFC 7858) and DNS over QUIC (RFC 9250).
@@ -368,12 +369,12 @@ impl Policy {
         let (Some(sub), Some(profile)) = (listed, self.profile(profile_ix)) else {
             return;
         };
-        let mut local: Option<LocalTime> = None;
+        let mut clock: Option<QuotaClock> = None;
         for (qi, quota) in profile.quotas.iter().enumerate() {
             if !quota.counts(matched) {
                 continue;
             }
-            let t = *local.get_or_insert_with(|| LocalTime::at(ts_ns, tz));
+            let t = *clock.get_or_insert_with(|| QuotaClock::at(ts_ns, tz));
             ledger.mark(sub.quota_base, qi, t.day_stamp, t.minute);
         }
     }
@@ -393,7 +394,7 @@ impl Policy {
         let Some(sub) = listed.filter(|_| ledger.belongs_to(self)) else {
             return Some(0);
         };
-        let t = LocalTime::at(ts_ns, tz);
+        let t = QuotaClock::at(ts_ns, tz);
         Some(ledger.used(sub.quota_base, qi, t.day_stamp))
     }
 
