@@ -166,7 +166,8 @@ pub enum Outcome {
 pub struct Identity<'a> {
     /// MSISDN or IMSI; used when the policy lists it.
     pub id: Option<&'a str>,
-    /// The subscriber's address for the session table; default: the flow's client.
+    /// The subscriber's address for the session table; default: whichever end of the flow is a
+    /// listed line's, client first.
     pub ue: Option<IpAddr>,
 }
 
@@ -178,8 +179,9 @@ pub fn decide(flow: &mut Flow, ts_ns: u64, rules: &Rules, events: &EventQueue) -
 }
 
 /// [`decide`] for a flow whose subscriber is given: `who.id` when the policy lists it, else the
-/// session table by `who.ue` (or the client) and the TEID, else the default profile. The
-/// identity is only read when the flow is classified (first decision, new epoch).
+/// session table by `who.ue` and the TEID, else (no `who.ue`) by the TEID and whichever end of
+/// the flow is a listed line's, client first ([`Policy::subscriber_of_flow`]), else the default
+/// profile. The identity is only read when the flow is classified (first decision, new epoch).
 #[inline]
 pub fn decide_as(
     flow: &mut Flow,
@@ -237,9 +239,12 @@ fn decide_again(
         decision.subscriber = match &rules.policy {
             Some(s) => match who.id.and_then(|id| s.policy.subscriber_by_id(id)) {
                 Some(listed) => listed,
-                None => s
-                    .policy
-                    .subscriber_for(who.ue.unwrap_or(client.ip()), flow.teid),
+                None => match who.ue {
+                    Some(ue) => s.policy.subscriber_for(ue, flow.teid),
+                    None => s
+                        .policy
+                        .subscriber_of_flow(client.ip(), server.ip(), flow.teid),
+                },
             },
             None => SubscriberRef::Default,
         };
@@ -464,6 +469,63 @@ quotas = [{{ app = "youtube", minutes = {minutes} }}]
         );
         let ev = e.events().pop().expect("block event");
         assert_eq!(ev.rule_label.as_str(), "quota:youtube");
+    }
+
+    /// A flow from `client` to `server` (TCP, named `name` by its SNI), as the worker makes it.
+    fn flow_between(client: &str, server: &str, name: &str) -> Flow {
+        let (c, s): (std::net::SocketAddr, std::net::SocketAddr) =
+            (client.parse().unwrap(), server.parse().unwrap());
+        let p = Packet {
+            src: c.ip(),
+            dst: s.ip(),
+            l4: L4::Tcp,
+            src_port: c.port(),
+            dst_port: s.port(),
+            seq: 0,
+            flags: 0,
+            payload: &[],
+            teid: None,
+        };
+        let (key, dir) = FlowKey::of(&p);
+        let mut f = Flow::new(key, dir, 0, T2059);
+        f.naming_done = true;
+        f.name = Some(Box::new(FlowName {
+            proto: Some(Proto::Tls),
+            name: Some(name.into()),
+            source: Some(NameSource::Sni),
+            alpn: Default::default(),
+        }));
+        f
+    }
+
+    #[test]
+    fn a_connection_to_a_listed_line_is_that_lines_flow() {
+        // 10.45.0.7 is the listed line 447700900123; every other address is `default`.
+        let e = enforcer(&youtube_quota(1));
+        let rules = e.rules();
+        let Some(state) = rules.policy.as_ref() else {
+            panic!("a policy is set")
+        };
+        let subscriber_of = |client: &str, server: &str| {
+            let mut f = flow_between(client, server, "www.example.org");
+            decide(&mut f, T2059, &rules, e.events());
+            let d = f.decision.expect("decided");
+            state.policy.subscriber_id(d.subscriber).to_owned()
+        };
+        // The phone connects out, and a server connects in to the phone: the phone's line both
+        // times.
+        assert_eq!(
+            subscriber_of("10.45.0.7:50000", "198.51.100.60:443"),
+            "447700900123"
+        );
+        assert_eq!(
+            subscriber_of("198.51.100.60:50000", "10.45.0.7:8080"),
+            "447700900123"
+        );
+        assert_eq!(
+            subscriber_of("198.51.100.60:50000", "192.0.2.1:8080"),
+            "default"
+        );
     }
 
     #[test]

@@ -255,6 +255,35 @@ fn subscriber_lookup_uses_teid_then_exact_then_longest_prefix_then_default() {
 }
 
 #[test]
+fn a_flows_subscriber_is_whichever_end_is_listed_teid_then_client_then_server() {
+    let p = test_policy();
+    let ip = |s: &str| s.parse::<IpAddr>().expect("ip");
+    let who = |client: &str, server: &str, teid: Option<u32>| {
+        p.subscriber_id(p.subscriber_of_flow(ip(client), ip(server), teid))
+            .to_owned()
+    };
+    let cases: [(&str, &str, Option<u32>, &str); 7] = [
+        // The phone is the client, or the server (a connection to the phone).
+        ("10.0.0.1", "198.51.100.60", None, KID_LONDON),
+        ("198.51.100.60", "10.0.0.1", None, KID_LONDON),
+        ("198.51.100.60", "2001:db8::9", None, KID_NEW_YORK),
+        // Both ends listed: the client's line.
+        ("10.0.0.2", "10.0.0.1", None, KID_NEW_YORK),
+        ("10.0.0.1", "10.0.0.2", None, KID_LONDON),
+        // The tunnel's TEID beats both addresses.
+        ("10.0.0.2", "10.1.2.3", Some(1001), KID_LONDON),
+        ("198.51.100.60", "192.0.2.9", None, DEFAULT_SUBSCRIBER_ID),
+    ];
+    for (client, server, teid, want) in cases {
+        assert_eq!(
+            who(client, server, teid),
+            want,
+            "{client} -> {server} {teid:?}"
+        );
+    }
+}
+
+#[test]
 fn unknown_subscriber_gets_default_profile() {
     let p = test_policy();
     let ledger = QuotaLedger::for_policy(&p);
