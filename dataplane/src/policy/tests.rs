@@ -1112,6 +1112,60 @@ fn quic_doh_vpn_and_unknown_table() {
 }
 
 #[test]
+fn block_vpn_covers_ike_nat_t_openvpn_l2tp_pptp_and_wireguard_ports() {
+    let p = test_policy();
+    let ledger = QuotaLedger::for_policy(&p);
+    let (strict, kid) = (sub(&p, STRICT), sub(&p, KID_LONDON));
+    let ts = utc(2024, 6, 3, 10, 0, 0);
+    let decide = |s, udp, name, matched, port: u16| {
+        let q = Query {
+            subscriber: s,
+            ts_ns: ts,
+            l4_is_udp: udp,
+            is_quic: false,
+            name,
+            matched,
+            server: SocketAddr::from(([203, 0, 113, 9], port)),
+        };
+        let v = p.decide(&q, &ledger);
+        (v.action, label(&p, &v))
+    };
+    let vpn = (Action::Block, "vpn".to_owned());
+    // (protocol, udp, port): IKE, IPsec NAT-T (UDP, and TCP encapsulation), OpenVPN (both),
+    // L2TP, PPTP, WireGuard.
+    let ports = [
+        ("ike", true, 500),
+        ("ipsec nat-t", true, 4500),
+        ("ike over tcp", false, 4500),
+        ("openvpn udp", true, 1194),
+        ("openvpn tcp", false, 1194),
+        ("l2tp", true, 1701),
+        ("pptp", false, 1723),
+        ("wireguard", true, 51820),
+    ];
+    for (proto, udp, port) in ports {
+        assert_eq!(
+            decide(strict, udp, None, None, port),
+            vpn,
+            "{proto} unnamed"
+        );
+        // Named from a DNS answer for the server, but no catalog app: still a VPN.
+        let named = decide(strict, udp, Some("vpn.example.net"), None, port);
+        assert_eq!(named, vpn, "{proto} named, unclassified");
+        // A catalog app that happens to use the port is that app, not a VPN.
+        let youtube = decide(strict, udp, Some("www.youtube.com"), app("youtube"), port);
+        assert_eq!(
+            youtube,
+            (Action::Allow, "default".to_owned()),
+            "{proto} app"
+        );
+        // A profile without block_vpn lets it pass.
+        let open = decide(kid, udp, None, None, port);
+        assert_eq!(open, (Action::Allow, "default".to_owned()), "{proto} open");
+    }
+}
+
+#[test]
 fn decide_and_account_do_not_allocate() {
     let p = test_policy();
     let ledger = QuotaLedger::for_policy(&p);
