@@ -15,8 +15,10 @@
 use crate::classify::{Catalog, Match, Matcher};
 use crate::flow::Flow;
 use crate::inspect::namer::Proto;
+use crate::policy::events::RULE_LABEL_CAP;
 use crate::policy::{
-    Action, BlockEvent, EventQueue, Policy, Query, QuotaLedger, SubscriberRef, Verdict,
+    Action, BlockEvent, EventQueue, InlineStr, Policy, Query, QuotaLedger, Rule, SubscriberRef,
+    Verdict,
 };
 use arc_swap::ArcSwap;
 use std::net::IpAddr;
@@ -144,11 +146,28 @@ pub struct Decision {
     pub verdict: Option<Verdict>,
     /// Blocks recorded for this flow (a block event each).
     pub blocks: u32,
+    /// The action of the flow's first verdict (kept across epochs).
+    pub first_action: Option<Action>,
+    /// The flow's first block, if it had one: what stopped it (a block resets a TCP connection
+    /// and drops UDP), whatever was decided after.
+    pub first_block: Option<FirstBlock>,
+    /// The latest (action, rule) and the packet time it took effect (kept across epochs: a new
+    /// epoch that decides the same does not move the time).
+    pub current_since: Option<(Action, Rule, u64)>,
     /// Whether the flow's allowed minutes count toward quotas: a DNS lookup of an app's name is
     /// not time spent in the app.
     counts_quota: bool,
     /// The minute (since the epoch) last counted toward quotas.
     last_minute: u64,
+}
+
+/// When and by which rule a flow was first blocked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FirstBlock {
+    /// The packet time of the first blocked packet (Unix ns).
+    pub ts_ns: u64,
+    /// The rule's label as the policy in force then named it (`schedule:bedtime`).
+    pub rule_label: InlineStr<RULE_LABEL_CAP>,
 }
 
 /// What deciding one packet of a flow did.
@@ -228,6 +247,9 @@ fn decide_again(
             matched: None,
             verdict: None,
             blocks: 0,
+            first_action: None,
+            first_block: None,
+            current_since: None,
             counts_quota: false,
             last_minute: u64::MAX,
         })
@@ -270,6 +292,16 @@ fn decide_again(
         events.push(BlockEvent::new(&state.policy, &q, client, &v));
     }
     decision.verdict = Some(v);
+    decision.first_action.get_or_insert(v.action);
+    if v.action == Action::Block && decision.first_block.is_none() {
+        let mut rule_label = InlineStr::new();
+        // Writing into an InlineStr cannot fail.
+        let _ = state.policy.rule_label(v.rule).write_to(&mut rule_label);
+        decision.first_block = Some(FirstBlock { ts_ns, rule_label });
+    }
+    if decision.current_since.map(|(a, r, _)| (a, r)) != Some((v.action, v.rule)) {
+        decision.current_since = Some((v.action, v.rule, ts_ns));
+    }
     settle(decision, v, state, ts_ns)
 }
 
@@ -399,6 +431,56 @@ quotas = [{{ app = "youtube", minutes = {minutes} }}]
             .app_id("roblox")
             .expect("roblox in the catalog");
         assert_eq!(events[0].app, Some(roblox));
+    }
+
+    #[test]
+    fn a_flow_blocked_part_way_is_recorded_as_blocked_with_the_time_and_rule_of_its_block() {
+        use crate::engine::record::{rfc3339, FlowRecord};
+        let e = enforcer(POLICY);
+        let rules = e.rules();
+        let record = |f: &Flow| {
+            let r = FlowRecord::of(f, Some(&rules));
+            let s = |v: Option<Option<String>>| v.flatten().unwrap_or_default();
+            let a = |v: Option<Option<&str>>| v.flatten().unwrap_or_default().to_owned();
+            (a(r.verdict), s(r.rule), s(r.verdict_at), a(r.first_verdict))
+        };
+        // Allowed at 20:59, blocked at bedtime (21:00), and still sending when bedtime ends at
+        // 07:00, when its packets would be allowed again: it was blocked at 21:00.
+        let mut f = flow("www.roblox.com");
+        assert_eq!(decide(&mut f, T2059, &rules, e.events()), Outcome::Allow);
+        let bedtime = T2059 + MIN + 5_000_000_000;
+        assert_eq!(decide(&mut f, bedtime, &rules, e.events()), Outcome::Block);
+        let morning = T2059 + (10 * 60 + 5) * MIN;
+        assert_eq!(decide(&mut f, morning, &rules, e.events()), Outcome::Allow);
+        let want = (
+            "block".to_owned(),
+            "schedule:bedtime".to_owned(),
+            rfc3339(bedtime),
+            "allow".to_owned(),
+        );
+        assert_eq!(record(&f), want);
+        // An allowed flow: allowed since its first decision.
+        let mut ok = flow("www.roblox.com");
+        let noon = T2059 - 9 * 60 * MIN;
+        decide(&mut ok, noon, &rules, e.events());
+        decide(&mut ok, noon + 10 * MIN, &rules, e.events());
+        let want = (
+            "allow".to_owned(),
+            "default".to_owned(),
+            rfc3339(noon),
+            "allow".to_owned(),
+        );
+        assert_eq!(record(&ok), want);
+        // Blocked from its first packet.
+        let mut bet = flow("www.bet365.com");
+        decide(&mut bet, noon, &rules, e.events());
+        let want = (
+            "block".to_owned(),
+            "category:gambling".to_owned(),
+            rfc3339(noon),
+            "block".to_owned(),
+        );
+        assert_eq!(record(&bet), want);
     }
 
     #[test]
