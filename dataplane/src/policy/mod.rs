@@ -27,7 +27,7 @@
 //! quotas = [{ app = "youtube", minutes = 60 }, { category = "gaming", minutes = 90 }]
 //! block_quic = true                   # UDP QUIC, so clients fall back to TCP
 //! block_doh = true                    # doh category, known DoH/DoT resolvers, port 853
-//! block_vpn = true                    # vpn category, unnamed flows to VPN ports
+//! block_vpn = true                    # vpn category; flows that are no app to VPN ports
 //! unknown = "block"                   # flows whose name stays unknown: "allow" (default)
 //!
 //! [[profile.child.schedules]]
