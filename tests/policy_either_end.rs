@@ -116,7 +116,7 @@ fn capture() -> Vec<u8> {
     };
     for m in 0..7u16 {
         let ts = T2000 + u64::from(m) * MINUTE;
-        let (client, server): (String, String) = if m % 2 == 0 {
+        let (client, server): (String, String) = if m.is_multiple_of(2) {
             (
                 format!("10.45.0.11:{}", 40_000 + m),
                 "142.250.1.3:80".into(),
@@ -175,7 +175,7 @@ fn connections_to_a_childs_phone_are_hers_for_bedtime_and_quota_with_one_and_two
         [c, s, sub, verdict, rule].map(str::to_owned)
     };
     let youtube = |m: u16, verdict: &str, rule: &str| {
-        if m % 2 == 0 {
+        if m.is_multiple_of(2) {
             let client = format!("10.45.0.11:{}", 40_000 + m);
             row(&client, "142.250.1.3:80", CHILD, verdict, rule)
         } else {
