@@ -12,7 +12,7 @@
 //! 5. `block_quic` (QUIC, or any UDP to port 443), `block_doh` (the doh category, known DoH
 //!    resolvers by name or address on 443/853, and any port 853: DoT/DoQ), `block_vpn` (the vpn
 //!    category, and flows that are no catalog app to the IKE/IPsec NAT-T, OpenVPN, L2TP, PPTP
-//!    and WireGuard ports, [`VPN_PORTS`]).
+//!    and WireGuard ports, `VPN_PORTS`).
 //! 6. `unknown = "block"`: a flow with neither a name nor a match is blocked.
 //! 7. otherwise allow.
 //!

@@ -3,7 +3,7 @@
 //!
 //! The ledger holds, for each (listed subscriber, quota of its profile), the local day it counts
 //! and a bit map of the real minutes of that day in which a counted flow was active. A minute is
-//! a UTC minute counted from the local midnight that began the day ([`QuotaClock`]), not a
+//! a UTC minute counted from the local midnight that began the day (`schedule::QuotaClock`), not a
 //! wall-clock minute: on a fall-back day 01:20 EDT and 01:20 EST are two minutes of use, and the
 //! day holds 1500 of them (1380 on a spring-forward day); the day still ends at local midnight.
 //! A minute counts once however many flows are active in it, and workers mark minutes without a
