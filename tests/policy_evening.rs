@@ -189,3 +189,53 @@ fn evening_overrides_and_time_zones_allow_what_they_should() {
     // The unlisted line may gamble (the default profile blocks adult content only).
     assert_eq!(verdict("10.45.9.9:54002"), allow("default"));
 }
+
+/// Every flow's record says what was finally done to it: the flows with a block event are
+/// `block`, by the rule and at the time of their (first) block; three were allowed first and
+/// blocked part-way (bedtime began, the quota ran out); every other flow is `allow`.
+#[test]
+fn evening_flow_records_carry_the_final_verdict_its_rule_and_when() {
+    let part_way = ["10.45.1.1:50008", "10.45.1.2:51001", "10.45.1.2:51003"];
+    for workers in ["1", "2"] {
+        let (events, flows) = replay(workers);
+        for f in &flows {
+            let client = text(f, "client");
+            let got = (
+                text(f, "verdict"),
+                text(f, "rule"),
+                text(f, "verdict_at"),
+                text(f, "first_verdict"),
+            );
+            match events.iter().find(|e| text(e, "client") == client) {
+                Some(e) => {
+                    let first = if part_way.contains(&client) {
+                        "allow"
+                    } else {
+                        "block"
+                    };
+                    let want = ("block", text(e, "rule"), text(e, "ts"), first);
+                    assert_eq!(got, want, "{client} with {workers} workers");
+                }
+                None => {
+                    assert_eq!(
+                        (got.0, got.3),
+                        ("allow", "allow"),
+                        "{client} with {workers} workers"
+                    );
+                    assert!(
+                        got.2 >= text(f, "first_ts") && got.2 <= text(f, "last_ts"),
+                        "{client}: allowed at {} outside the flow",
+                        got.2
+                    );
+                }
+            }
+        }
+        let mut blocked_part_way: Vec<&str> = flows
+            .iter()
+            .filter(|f| text(f, "first_verdict") == "allow" && text(f, "verdict") == "block")
+            .map(|f| text(f, "client"))
+            .collect();
+        blocked_part_way.sort_unstable();
+        assert_eq!(blocked_part_way, part_way, "with {workers} workers");
+    }
+}

@@ -659,3 +659,33 @@ fn record_time_is_kept_per_partition_and_revoked_partitions_are_forgotten() {
     let c = p.counters();
     assert_eq!((c.live_flows, c.decider.revoked), (1, 3));
 }
+
+/// The gateway's `ue_ip` says which end is the subscriber's: a server's connection *to* Amy's
+/// phone (the phone is the record's `server`) is hers, and her school night blocks it.
+#[test]
+fn a_record_whose_ue_is_the_server_is_that_subscribers_flow() {
+    let mut p = pipeline(DeciderConfig::default());
+    let mut r = named(
+        record(
+            FlowEvent::Start,
+            "in1",
+            T1900 + 150 * MIN,
+            None,
+            "10.45.1.1",
+        ),
+        "example.org",
+    );
+    r.client = "198.51.100.60:50000".parse().unwrap();
+    r.server = "10.45.1.1:8080".parse().unwrap();
+    let out = run(&mut p, &[r]);
+    let d = on(&out, OutTopic::Decisions);
+    assert_eq!(d.len(), 1, "{out:?}");
+    assert_eq!(
+        (&d[0]["subscriber"], &d[0]["verdict"], &d[0]["rule"]),
+        (
+            &Value::from(AMY),
+            &Value::from("block"),
+            &Value::from("schedule:school-nights")
+        )
+    );
+}

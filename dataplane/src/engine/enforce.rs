@@ -15,8 +15,10 @@
 use crate::classify::{Catalog, Match, Matcher};
 use crate::flow::Flow;
 use crate::inspect::namer::Proto;
+use crate::policy::events::RULE_LABEL_CAP;
 use crate::policy::{
-    Action, BlockEvent, EventQueue, Policy, Query, QuotaLedger, SubscriberRef, Verdict,
+    Action, BlockEvent, EventQueue, InlineStr, Policy, Query, QuotaLedger, Rule, SubscriberRef,
+    Verdict,
 };
 use arc_swap::ArcSwap;
 use std::net::IpAddr;
@@ -144,11 +146,28 @@ pub struct Decision {
     pub verdict: Option<Verdict>,
     /// Blocks recorded for this flow (a block event each).
     pub blocks: u32,
+    /// The action of the flow's first verdict (kept across epochs).
+    pub first_action: Option<Action>,
+    /// The flow's first block, if it had one: what stopped it (a block resets a TCP connection
+    /// and drops UDP), whatever was decided after.
+    pub first_block: Option<FirstBlock>,
+    /// The latest (action, rule) and the packet time it took effect (kept across epochs: a new
+    /// epoch that decides the same does not move the time).
+    pub current_since: Option<(Action, Rule, u64)>,
     /// Whether the flow's allowed minutes count toward quotas: a DNS lookup of an app's name is
     /// not time spent in the app.
     counts_quota: bool,
     /// The minute (since the epoch) last counted toward quotas.
     last_minute: u64,
+}
+
+/// When and by which rule a flow was first blocked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FirstBlock {
+    /// The packet time of the first blocked packet (Unix ns).
+    pub ts_ns: u64,
+    /// The rule's label as the policy in force then named it (`schedule:bedtime`).
+    pub rule_label: InlineStr<RULE_LABEL_CAP>,
 }
 
 /// What deciding one packet of a flow did.
@@ -166,7 +185,8 @@ pub enum Outcome {
 pub struct Identity<'a> {
     /// MSISDN or IMSI; used when the policy lists it.
     pub id: Option<&'a str>,
-    /// The subscriber's address for the session table; default: the flow's client.
+    /// The subscriber's address for the session table; default: whichever end of the flow is a
+    /// listed line's, client first.
     pub ue: Option<IpAddr>,
 }
 
@@ -178,8 +198,9 @@ pub fn decide(flow: &mut Flow, ts_ns: u64, rules: &Rules, events: &EventQueue) -
 }
 
 /// [`decide`] for a flow whose subscriber is given: `who.id` when the policy lists it, else the
-/// session table by `who.ue` (or the client) and the TEID, else the default profile. The
-/// identity is only read when the flow is classified (first decision, new epoch).
+/// session table by `who.ue` and the TEID, else (no `who.ue`) by the TEID and whichever end of
+/// the flow is a listed line's, client first ([`Policy::subscriber_of_flow`]), else the default
+/// profile. The identity is only read when the flow is classified (first decision, new epoch).
 #[inline]
 pub fn decide_as(
     flow: &mut Flow,
@@ -226,6 +247,9 @@ fn decide_again(
             matched: None,
             verdict: None,
             blocks: 0,
+            first_action: None,
+            first_block: None,
+            current_since: None,
             counts_quota: false,
             last_minute: u64::MAX,
         })
@@ -237,9 +261,12 @@ fn decide_again(
         decision.subscriber = match &rules.policy {
             Some(s) => match who.id.and_then(|id| s.policy.subscriber_by_id(id)) {
                 Some(listed) => listed,
-                None => s
-                    .policy
-                    .subscriber_for(who.ue.unwrap_or(client.ip()), flow.teid),
+                None => match who.ue {
+                    Some(ue) => s.policy.subscriber_for(ue, flow.teid),
+                    None => s
+                        .policy
+                        .subscriber_of_flow(client.ip(), server.ip(), flow.teid),
+                },
             },
             None => SubscriberRef::Default,
         };
@@ -265,6 +292,16 @@ fn decide_again(
         events.push(BlockEvent::new(&state.policy, &q, client, &v));
     }
     decision.verdict = Some(v);
+    decision.first_action.get_or_insert(v.action);
+    if v.action == Action::Block && decision.first_block.is_none() {
+        let mut rule_label = InlineStr::new();
+        // Writing into an InlineStr cannot fail.
+        let _ = state.policy.rule_label(v.rule).write_to(&mut rule_label);
+        decision.first_block = Some(FirstBlock { ts_ns, rule_label });
+    }
+    if decision.current_since.map(|(a, r, _)| (a, r)) != Some((v.action, v.rule)) {
+        decision.current_since = Some((v.action, v.rule, ts_ns));
+    }
     settle(decision, v, state, ts_ns)
 }
 
@@ -397,6 +434,56 @@ quotas = [{{ app = "youtube", minutes = {minutes} }}]
     }
 
     #[test]
+    fn a_flow_blocked_part_way_is_recorded_as_blocked_with_the_time_and_rule_of_its_block() {
+        use crate::engine::record::{rfc3339, FlowRecord};
+        let e = enforcer(POLICY);
+        let rules = e.rules();
+        let record = |f: &Flow| {
+            let r = FlowRecord::of(f, Some(&rules));
+            let s = |v: Option<Option<String>>| v.flatten().unwrap_or_default();
+            let a = |v: Option<Option<&str>>| v.flatten().unwrap_or_default().to_owned();
+            (a(r.verdict), s(r.rule), s(r.verdict_at), a(r.first_verdict))
+        };
+        // Allowed at 20:59, blocked at bedtime (21:00), and still sending when bedtime ends at
+        // 07:00, when its packets would be allowed again: it was blocked at 21:00.
+        let mut f = flow("www.roblox.com");
+        assert_eq!(decide(&mut f, T2059, &rules, e.events()), Outcome::Allow);
+        let bedtime = T2059 + MIN + 5_000_000_000;
+        assert_eq!(decide(&mut f, bedtime, &rules, e.events()), Outcome::Block);
+        let morning = T2059 + (10 * 60 + 5) * MIN;
+        assert_eq!(decide(&mut f, morning, &rules, e.events()), Outcome::Allow);
+        let want = (
+            "block".to_owned(),
+            "schedule:bedtime".to_owned(),
+            rfc3339(bedtime),
+            "allow".to_owned(),
+        );
+        assert_eq!(record(&f), want);
+        // An allowed flow: allowed since its first decision.
+        let mut ok = flow("www.roblox.com");
+        let noon = T2059 - 9 * 60 * MIN;
+        decide(&mut ok, noon, &rules, e.events());
+        decide(&mut ok, noon + 10 * MIN, &rules, e.events());
+        let want = (
+            "allow".to_owned(),
+            "default".to_owned(),
+            rfc3339(noon),
+            "allow".to_owned(),
+        );
+        assert_eq!(record(&ok), want);
+        // Blocked from its first packet.
+        let mut bet = flow("www.bet365.com");
+        decide(&mut bet, noon, &rules, e.events());
+        let want = (
+            "block".to_owned(),
+            "category:gambling".to_owned(),
+            rfc3339(noon),
+            "block".to_owned(),
+        );
+        assert_eq!(record(&bet), want);
+    }
+
+    #[test]
     fn new_epoch_mid_flow_decides_the_next_packet_again() {
         let e = enforcer(POLICY);
         let mut f = flow("www.roblox.com");
@@ -464,6 +551,63 @@ quotas = [{{ app = "youtube", minutes = {minutes} }}]
         );
         let ev = e.events().pop().expect("block event");
         assert_eq!(ev.rule_label.as_str(), "quota:youtube");
+    }
+
+    /// A flow from `client` to `server` (TCP, named `name` by its SNI), as the worker makes it.
+    fn flow_between(client: &str, server: &str, name: &str) -> Flow {
+        let (c, s): (std::net::SocketAddr, std::net::SocketAddr) =
+            (client.parse().unwrap(), server.parse().unwrap());
+        let p = Packet {
+            src: c.ip(),
+            dst: s.ip(),
+            l4: L4::Tcp,
+            src_port: c.port(),
+            dst_port: s.port(),
+            seq: 0,
+            flags: 0,
+            payload: &[],
+            teid: None,
+        };
+        let (key, dir) = FlowKey::of(&p);
+        let mut f = Flow::new(key, dir, 0, T2059);
+        f.naming_done = true;
+        f.name = Some(Box::new(FlowName {
+            proto: Some(Proto::Tls),
+            name: Some(name.into()),
+            source: Some(NameSource::Sni),
+            alpn: Default::default(),
+        }));
+        f
+    }
+
+    #[test]
+    fn a_connection_to_a_listed_line_is_that_lines_flow() {
+        // 10.45.0.7 is the listed line 447700900123; every other address is `default`.
+        let e = enforcer(&youtube_quota(1));
+        let rules = e.rules();
+        let Some(state) = rules.policy.as_ref() else {
+            panic!("a policy is set")
+        };
+        let subscriber_of = |client: &str, server: &str| {
+            let mut f = flow_between(client, server, "www.example.org");
+            decide(&mut f, T2059, &rules, e.events());
+            let d = f.decision.expect("decided");
+            state.policy.subscriber_id(d.subscriber).to_owned()
+        };
+        // The phone connects out, and a server connects in to the phone: the phone's line both
+        // times.
+        assert_eq!(
+            subscriber_of("10.45.0.7:50000", "198.51.100.60:443"),
+            "447700900123"
+        );
+        assert_eq!(
+            subscriber_of("198.51.100.60:50000", "10.45.0.7:8080"),
+            "447700900123"
+        );
+        assert_eq!(
+            subscriber_of("198.51.100.60:50000", "192.0.2.1:8080"),
+            "default"
+        );
     }
 
     #[test]

@@ -33,7 +33,11 @@
 //! When the policy in force counts quotas, all flows of a listed subscriber go to one worker
 //! (chosen by the subscriber, not the flow): quota minutes are shared by a subscriber's flows,
 //! and one worker sees them in packet order, so a replay decides quotas the same way whatever
-//! the number of workers.
+//! the number of workers. The subscriber is found as the policy finds a flow's
+//! ([`crate::policy::Policy::subscriber_of_flow`]): the TEID, else whichever end is a listed
+//! line's, so a connection to a child's phone goes where the phone's own connections go. A
+//! flow between two different listed lines (UE to UE) cannot be placed by both: it goes by the
+//! flow, and is the one case whose quota minutes may count in another order with more workers.
 //!
 //! A flow is owned by exactly one worker for its life, so flow state needs no lock; each worker
 //! counts into its own counters, summed at the end, and hands the flows it ends to the sink on
@@ -392,7 +396,7 @@ impl<'e> Affinity<'e> {
     }
 
     /// The same for both directions of a flow, and for every flow of a listed subscriber when
-    /// quotas are counted.
+    /// quotas are counted: by the TEID or whichever end is a listed line's.
     #[inline]
     fn lane_hash(&mut self, p: &Packet<'_>) -> u64 {
         if let Some(e) = self.enforcer {

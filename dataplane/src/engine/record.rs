@@ -3,6 +3,7 @@
 
 use super::enforce::Rules;
 use crate::flow::Flow;
+use crate::policy::Action;
 use serde::Serialize;
 
 /// A value per direction.
@@ -36,14 +37,25 @@ pub struct FlowRecord {
     pub app: Option<Option<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub category: Option<Option<&'static str>>,
-    /// With a policy: the subscriber id (`default` for unlisted ones), the last verdict
-    /// (`allow`/`block`, null when the flow was never decided) and the rule that gave it.
+    /// With a policy: the subscriber id (`default` for unlisted ones), and what was finally
+    /// done to the flow: `block` when any of its packets was blocked (a block resets a TCP
+    /// connection and drops UDP, so a flow blocked part-way is a blocked flow, even if a later
+    /// packet would have been allowed), else `allow`; null when the flow was never decided.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub subscriber: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub verdict: Option<Option<&'static str>>,
+    /// The rule of `verdict`: the flow's first block, or the rule that allowed it last.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rule: Option<Option<String>>,
+    /// When `verdict` took effect (RFC 3339, UTC, ns, packet time): the first blocked packet,
+    /// or the packet at which the last allow rule was first decided.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verdict_at: Option<Option<String>>,
+    /// The flow's first verdict: `allow` here with `verdict` `block` is a flow blocked
+    /// part-way (a schedule started, a quota ran out).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_verdict: Option<Option<&'static str>>,
 }
 
 impl FlowRecord {
@@ -64,9 +76,26 @@ impl FlowRecord {
         if let Some(state) = &rules.policy {
             let sub = d.map_or(crate::policy::SubscriberRef::Default, |d| d.subscriber);
             r.subscriber = Some(state.policy.subscriber_id(sub).to_owned());
-            let verdict = d.and_then(|d| d.verdict);
-            r.verdict = Some(verdict.map(|v| v.action.as_str()));
-            r.rule = Some(verdict.map(|v| state.policy.rule_label(v.rule).to_string()));
+            let (verdict, rule, at) = match (d.and_then(|d| d.first_block), d) {
+                (Some(b), _) => (
+                    Some(Action::Block),
+                    Some(b.rule_label.as_str().to_owned()),
+                    Some(b.ts_ns),
+                ),
+                (None, Some(d)) => match (d.verdict, d.current_since) {
+                    (Some(v), since) => (
+                        Some(v.action),
+                        Some(state.policy.rule_label(v.rule).to_string()),
+                        since.map(|(_, _, ts)| ts),
+                    ),
+                    (None, _) => (None, None, None),
+                },
+                (None, None) => (None, None, None),
+            };
+            r.verdict = Some(verdict.map(Action::as_str));
+            r.rule = Some(rule);
+            r.verdict_at = Some(at.map(rfc3339));
+            r.first_verdict = Some(d.and_then(|d| d.first_action).map(Action::as_str));
         }
         r
     }
@@ -97,6 +126,8 @@ impl FlowRecord {
             subscriber: None,
             verdict: None,
             rule: None,
+            verdict_at: None,
+            first_verdict: None,
         }
     }
 }

@@ -8,9 +8,11 @@
 //!    does not allow (its `allowed_*` lists); any window blocks its own `blocked_*` lists.
 //! 3. the profile's `blocked_apps`, then `blocked_categories`.
 //! 4. quotas: a quota whose minutes are used up blocks its app or category until local midnight.
+//!    Its minutes are real minutes of the local day (a fall-back day has 1500).
 //! 5. `block_quic` (QUIC, or any UDP to port 443), `block_doh` (the doh category, known DoH
 //!    resolvers by name or address on 443/853, and any port 853: DoT/DoQ), `block_vpn` (the vpn
-//!    category, and unnamed flows to OpenVPN/L2TP/PPTP/WireGuard ports).
+//!    category, and flows that are no catalog app to the IKE/IPsec NAT-T, OpenVPN, L2TP, PPTP
+//!    and WireGuard ports, `VPN_PORTS`).
 //! 6. `unknown = "block"`: a flow with neither a name nor a match is blocked.
 //! 7. otherwise allow.
 //!
@@ -25,14 +27,18 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use crate::classify::{AppId, Category, Match};
 
 use super::quota::QuotaLedger;
-use super::schedule::{next_boundary, next_minute, LocalTime};
+use super::schedule::{next_boundary, next_minute, LocalTime, QuotaClock};
 use super::{Policy, SubscriberRef, UnknownMode};
 
 /// Ports of DNS over TLS (RFC 7858) and DNS over QUIC (RFC 9250).
 const DOT_PORT: u16 = 853;
 const HTTPS_PORT: u16 = 443;
-/// OpenVPN, L2TP, PPTP, WireGuard: blocked by `block_vpn` when the flow has no name.
-const VPN_PORTS: [u16; 4] = [1194, 1701, 1723, 51820];
+/// Server ports of VPN protocols, TCP or UDP, blocked by `block_vpn` when the flow is not a
+/// catalog app: IKE (500) and IPsec NAT traversal (4500, also IKE and ESP over TCP, RFC 9329)
+/// of IKEv2/IPsec VPNs, OpenVPN (1194), L2TP (1701), PPTP's control connection (1723) and
+/// WireGuard (51820). ESP and GRE themselves are neither TCP nor UDP: they never become flows
+/// (counted as `not_tcp_udp`), and without IKE or PPTP's control connection they carry nothing.
+pub(crate) const VPN_PORTS: [u16; 6] = [500, 1194, 1701, 1723, 4500, 51820];
 
 /// Host names of public DoH resolvers (each covers its subdomains).
 pub(crate) const DOH_HOSTS: [&str; 18] = [
@@ -337,9 +343,11 @@ impl Policy {
         {
             return verdict(Action::Block, Rule::Doh, valid_until);
         }
+        // A name alone (a DNS answer for the VPN server's address) does not make a flow to a VPN
+        // port anything but a VPN: only a catalog app does.
         if profile.block_vpn
             && (category == Some(Category::Vpn)
-                || (unnamed && VPN_PORTS.contains(&q.server.port())))
+                || (q.matched.is_none() && VPN_PORTS.contains(&q.server.port())))
         {
             return verdict(Action::Block, Rule::Vpn, valid_until);
         }
@@ -368,12 +376,12 @@ impl Policy {
         let (Some(sub), Some(profile)) = (listed, self.profile(profile_ix)) else {
             return;
         };
-        let mut local: Option<LocalTime> = None;
+        let mut clock: Option<QuotaClock> = None;
         for (qi, quota) in profile.quotas.iter().enumerate() {
             if !quota.counts(matched) {
                 continue;
             }
-            let t = *local.get_or_insert_with(|| LocalTime::at(ts_ns, tz));
+            let t = *clock.get_or_insert_with(|| QuotaClock::at(ts_ns, tz));
             ledger.mark(sub.quota_base, qi, t.day_stamp, t.minute);
         }
     }
@@ -393,7 +401,7 @@ impl Policy {
         let Some(sub) = listed.filter(|_| ledger.belongs_to(self)) else {
             return Some(0);
         };
-        let t = LocalTime::at(ts_ns, tz);
+        let t = QuotaClock::at(ts_ns, tz);
         Some(ledger.used(sub.quota_base, qi, t.day_stamp))
     }
 

@@ -27,7 +27,7 @@
 //! quotas = [{ app = "youtube", minutes = 60 }, { category = "gaming", minutes = 90 }]
 //! block_quic = true                   # UDP QUIC, so clients fall back to TCP
 //! block_doh = true                    # doh category, known DoH/DoT resolvers, port 853
-//! block_vpn = true                    # vpn category, unnamed flows to VPN ports
+//! block_vpn = true                    # vpn category; flows that are no app to VPN ports
 //! unknown = "block"                   # flows whose name stays unknown: "allow" (default)
 //!
 //! [[profile.child.schedules]]
@@ -46,7 +46,9 @@
 //!
 //! # Deciding
 //!
-//! [`Policy::subscriber_for`] maps a packet's UE address (and TEID) to a [`SubscriberRef`];
+//! [`Policy::subscriber_of_flow`] maps a flow to a [`SubscriberRef`]: the end that is a listed
+//! line's (by TEID, then the client's address, then the server's), else the default profile;
+//! [`Policy::subscriber_for`] does the same for one known UE address;
 //! [`Policy::decide`] applies the rules in the order its module documents
 //! ([`decide`]): allow overrides, schedule windows, blocked apps and categories, quotas,
 //! QUIC/DoH/VPN, unknown handling, allow. Time is the packet's timestamp on the subscriber's
@@ -208,6 +210,26 @@ impl Policy {
     /// then longest prefix; [`SubscriberRef::Default`] when none matches. No allocation.
     pub fn subscriber_for(&self, ue: IpAddr, teid: Option<u32>) -> SubscriberRef {
         match self.sessions.lookup(ue, teid) {
+            Some(i) => SubscriberRef::Listed(i),
+            None => SubscriberRef::Default,
+        }
+    }
+
+    /// The subscriber a flow belongs to: the end that is a listed subscriber's, whichever end
+    /// that is (a connection to a child's phone is the child's): by TEID first when given, then
+    /// the client's address, then the server's; [`SubscriberRef::Default`] when neither end is
+    /// listed. When both ends are listed lines, the client's. No allocation.
+    pub fn subscriber_of_flow(
+        &self,
+        client: IpAddr,
+        server: IpAddr,
+        teid: Option<u32>,
+    ) -> SubscriberRef {
+        match self
+            .sessions
+            .lookup(client, teid)
+            .or_else(|| self.sessions.lookup(server, None))
+        {
             Some(i) => SubscriberRef::Listed(i),
             None => SubscriberRef::Default,
         }

@@ -2,10 +2,13 @@
 //! local day.
 //!
 //! The ledger holds, for each (listed subscriber, quota of its profile), the local day it counts
-//! and a 1440-bit map of the minutes of that day in which a counted flow was active. A minute
-//! counts once however many flows are active in it, and workers mark minutes without a lock
-//! (`fetch_or` on one word). The first mark of a new local day clears the map. Two workers that
-//! straddle local midnight can misplace at most one minute.
+//! and a bit map of the real minutes of that day in which a counted flow was active. A minute is
+//! a UTC minute counted from the local midnight that began the day (`schedule::QuotaClock`), not a
+//! wall-clock minute: on a fall-back day 01:20 EDT and 01:20 EST are two minutes of use, and the
+//! day holds 1500 of them (1380 on a spring-forward day); the day still ends at local midnight.
+//! A minute counts once however many flows are active in it, and workers mark minutes without a
+//! lock (`fetch_or` on one word). The first mark of a new local day clears the map. Two workers
+//! that straddle local midnight can misplace at most one minute.
 //!
 //! The ledger is allocated when a policy compiles ([`QuotaLedger::for_policy`]) and belongs to
 //! that policy (a ledger of another policy is ignored: nothing is counted, nothing is exhausted).
@@ -19,11 +22,14 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use crate::classify::{AppId, Category, Match};
 
-use super::schedule::MINUTES_PER_DAY;
+#[cfg(doc)]
+use super::schedule::QuotaClock;
+use super::schedule::QUOTA_MINUTES_PER_DAY;
 use super::Policy;
 
-/// 1440 minutes in 64-bit words.
-const WORDS: usize = (MINUTES_PER_DAY as usize).div_ceil(64);
+/// The real minutes of the longest local day in 64-bit words (a minute past them, which no
+/// real day has, is not counted).
+const WORDS: usize = (QUOTA_MINUTES_PER_DAY as usize).div_ceil(64);
 /// Day stamp of a slot that one worker is clearing for a new day.
 const CLEARING: u32 = u32::MAX;
 

@@ -8,12 +8,15 @@
 //!
 //! Not here: what a window does to a flow (see [`super::decide`]).
 
-use chrono::{DateTime, Datelike, NaiveDateTime, TimeZone, Timelike, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 
 use super::sets::{AppSet, CategorySet, DomainSet};
 
 pub(crate) const MINUTES_PER_DAY: u16 = 1440;
+/// Real minutes a quota day can hold: a local day is 23 h on a spring-forward day and 25 h on a
+/// fall-back day (26 h leaves room for the rare zones that changed by more).
+pub(crate) const QUOTA_MINUTES_PER_DAY: u16 = 26 * 60;
 pub(crate) const MINUTES_PER_WEEK: u32 = 7 * MINUTES_PER_DAY as u32;
 pub(crate) const NS_PER_SEC: u64 = 1_000_000_000;
 pub(crate) const NS_PER_MIN: u64 = 60 * NS_PER_SEC;
@@ -175,6 +178,48 @@ impl LocalTime {
     }
 }
 
+/// A packet's place in the subscriber's quota day: the local date, and the real (UTC) minutes
+/// since that date began at local midnight. On a fall-back day 01:20 EDT and 01:20 EST are two
+/// minutes (85 and 145), and the day has 1500; on a spring-forward day it has 1380.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct QuotaClock {
+    /// As [`LocalTime::day_stamp`].
+    pub day_stamp: u32,
+    /// Real minutes since local midnight, 0..[`QUOTA_MINUTES_PER_DAY`] on every real day.
+    pub minute: u16,
+}
+
+impl QuotaClock {
+    /// The quota day and minute of a Unix timestamp in nanoseconds in `tz`.
+    pub(crate) fn at(ts_ns: u64, tz: Tz) -> QuotaClock {
+        let secs = i64::try_from(ts_ns / NS_PER_SEC).unwrap_or(i64::MAX);
+        let utc = DateTime::<Utc>::from_timestamp(secs, 0).unwrap_or(DateTime::UNIX_EPOCH);
+        let date = utc.with_timezone(&tz).date_naive();
+        let day_stamp = u32::try_from(date.num_days_from_ce())
+            .unwrap_or(0)
+            .saturating_add(1);
+        let since_midnight = day_start(date, tz).map_or(0, |start| (utc.timestamp() - start) / 60);
+        QuotaClock {
+            day_stamp,
+            minute: u16::try_from(since_midnight.max(0)).unwrap_or(u16::MAX),
+        }
+    }
+}
+
+/// The instant (Unix seconds) at which `date` begins in `tz`: local midnight, the earlier one
+/// when midnight happens twice, or the end of the gap when a clock change skips midnight.
+fn day_start(date: NaiveDate, tz: Tz) -> Option<i64> {
+    let midnight = date.and_hms_opt(0, 0, 0)?;
+    (0..=i64::from(MINUTES_PER_DAY)).find_map(|m| {
+        match tz.from_local_datetime(&(midnight + chrono::Duration::minutes(m))) {
+            chrono::LocalResult::Single(t) | chrono::LocalResult::Ambiguous(t, _) => {
+                Some(t.timestamp())
+            }
+            chrono::LocalResult::None => None,
+        }
+    })
+}
+
 /// The start of the next minute after `ts_ns` (minute boundaries are the same in every zone
 /// pcgate cares about: offsets are whole minutes).
 pub(crate) fn next_minute(ts_ns: u64) -> u64 {
@@ -292,6 +337,39 @@ mod tests {
         // Tokyo is already Tuesday.
         let tokyo = LocalTime::at(ts, chrono_tz::Asia::Tokyo);
         assert_eq!((tokyo.weekday, tokyo.minute), (1, 5 * 60 + 30));
+    }
+
+    #[test]
+    fn quota_clock_counts_real_minutes_since_local_midnight() {
+        let ny = chrono_tz::America::New_York;
+        let at = |ts| {
+            let c = QuotaClock::at(ts, ny);
+            (c.day_stamp, c.minute)
+        };
+        let (nov2, _) = at(utc_ns(2025, 11, 2, 12, 0));
+        // Fall-back day: midnight EDT is 04:00 UTC; 01:20 EDT and 01:20 EST are 60 minutes
+        // apart; 23:59 EST is minute 1499 of the same day.
+        assert_eq!(at(utc_ns(2025, 11, 2, 4, 0)), (nov2, 0));
+        assert_eq!(at(utc_ns(2025, 11, 2, 5, 20)), (nov2, 80));
+        assert_eq!(at(utc_ns(2025, 11, 2, 6, 20)), (nov2, 140));
+        assert_eq!(at(utc_ns(2025, 11, 3, 4, 59)), (nov2, 1499));
+        assert_eq!(at(utc_ns(2025, 11, 3, 5, 0)), (nov2 + 1, 0));
+        // Spring-forward day: 01:59 EST and 03:00 EDT are one minute apart; 23:59 EDT is 1379.
+        let (mar9, _) = at(utc_ns(2025, 3, 9, 12, 0));
+        assert_eq!(at(utc_ns(2025, 3, 9, 6, 59)), (mar9, 119));
+        assert_eq!(at(utc_ns(2025, 3, 9, 7, 0)), (mar9, 120));
+        assert_eq!(at(utc_ns(2025, 3, 10, 3, 59)), (mar9, 1379));
+        assert_eq!(at(utc_ns(2025, 3, 10, 4, 0)), (mar9 + 1, 0));
+        // The day is the local date, as for schedules.
+        assert_eq!(
+            QuotaClock::at(utc_ns(2025, 11, 2, 5, 20), ny).day_stamp,
+            LocalTime::at(utc_ns(2025, 11, 2, 5, 20), ny).day_stamp
+        );
+        // Sao Paulo, 2018-11-04: the clock went from 00:00 to 01:00, so the day began at
+        // 01:00 BRST (03:00 UTC).
+        let sp = chrono_tz::America::Sao_Paulo;
+        assert_eq!(QuotaClock::at(utc_ns(2018, 11, 4, 3, 0), sp).minute, 0);
+        assert_eq!(QuotaClock::at(utc_ns(2018, 11, 4, 3, 30), sp).minute, 30);
     }
 
     #[test]

@@ -255,6 +255,35 @@ fn subscriber_lookup_uses_teid_then_exact_then_longest_prefix_then_default() {
 }
 
 #[test]
+fn a_flows_subscriber_is_whichever_end_is_listed_teid_then_client_then_server() {
+    let p = test_policy();
+    let ip = |s: &str| s.parse::<IpAddr>().expect("ip");
+    let who = |client: &str, server: &str, teid: Option<u32>| {
+        p.subscriber_id(p.subscriber_of_flow(ip(client), ip(server), teid))
+            .to_owned()
+    };
+    let cases: [(&str, &str, Option<u32>, &str); 7] = [
+        // The phone is the client, or the server (a connection to the phone).
+        ("10.0.0.1", "198.51.100.60", None, KID_LONDON),
+        ("198.51.100.60", "10.0.0.1", None, KID_LONDON),
+        ("198.51.100.60", "2001:db8::9", None, KID_NEW_YORK),
+        // Both ends listed: the client's line.
+        ("10.0.0.2", "10.0.0.1", None, KID_NEW_YORK),
+        ("10.0.0.1", "10.0.0.2", None, KID_LONDON),
+        // The tunnel's TEID beats both addresses.
+        ("10.0.0.2", "10.1.2.3", Some(1001), KID_LONDON),
+        ("198.51.100.60", "192.0.2.9", None, DEFAULT_SUBSCRIBER_ID),
+    ];
+    for (client, server, teid, want) in cases {
+        assert_eq!(
+            who(client, server, teid),
+            want,
+            "{client} -> {server} {teid:?}"
+        );
+    }
+}
+
+#[test]
 fn unknown_subscriber_gets_default_profile() {
     let p = test_policy();
     let ledger = QuotaLedger::for_policy(&p);
@@ -664,6 +693,101 @@ fn app_quota_under_at_and_over_the_limit() {
     assert_eq!(v.action, Action::Allow);
 }
 
+/// A New York line with 10 minutes of YouTube a day.
+const NEW_YORK_YOUTUBE_10: &str = r#"
+default_profile = "open"
+[[subscriber]]
+id = "12125550001"
+identifiers = ["10.0.0.9"]
+profile = "kid"
+timezone = "America/New_York"
+[profile.kid]
+quotas = [{ app = "youtube", minutes = 10 }]
+[profile.open]
+"#;
+
+/// Watches YouTube one packet a minute at each of `minutes` (Unix ns): decides, and counts the
+/// minute when allowed, on two flows at once (a minute counts once however many flows are
+/// active in it). Returns how many of the minutes were allowed.
+fn watch_youtube(p: &Policy, ledger: &QuotaLedger, who: SubscriberRef, minutes: &[u64]) -> usize {
+    let youtube = app("youtube");
+    let mut allowed = 0;
+    for &ts in minutes {
+        let v = p.decide(&query(who, ts, Some("www.youtube.com"), youtube), ledger);
+        if v.action == Action::Allow {
+            allowed += 1;
+            p.account(ledger, who, youtube, ts);
+            p.account(ledger, who, youtube, ts + 20 * 1_000_000_000);
+        }
+    }
+    allowed
+}
+
+#[test]
+fn quota_counts_real_minutes_on_the_fall_back_day() {
+    let p = Policy::from_toml_str(NEW_YORK_YOUTUBE_10, "t.toml", &TestApps).expect("policy");
+    let ledger = QuotaLedger::for_policy(&p);
+    let kid = sub(&p, "12125550001");
+    // 2025-11-02, America/New_York: 01:20-01:26 EDT (05:20 UTC), then the clock goes back and
+    // 01:20-01:26 EST (06:20 UTC): the same wall-clock minutes, 14 real minutes.
+    let mut minutes: Vec<u64> = (20..27).map(|m| utc(2025, 11, 2, 5, m, 0)).collect();
+    minutes.extend((20..27).map(|m| utc(2025, 11, 2, 6, m, 0)));
+    assert_eq!(watch_youtube(&p, &ledger, kid, &minutes), 10);
+    assert_eq!(
+        p.quota_used(&ledger, kid, "youtube", utc(2025, 11, 2, 6, 30, 0)),
+        Some(10)
+    );
+    let v = p.decide(
+        &query(kid, utc(2025, 11, 2, 6, 27, 0), None, app("youtube")),
+        &ledger,
+    );
+    assert_eq!(
+        (v.action, label(&p, &v).as_str()),
+        (Action::Block, "quota:youtube")
+    );
+    // The 25-hour day ends at local midnight: 23:59 EST (04:59 UTC on the 3rd) is still the
+    // 2nd, blocked; 00:00 EST on the 3rd is a new day.
+    assert_eq!(
+        watch_youtube(&p, &ledger, kid, &[utc(2025, 11, 3, 4, 59, 0)]),
+        0
+    );
+    assert_eq!(
+        watch_youtube(&p, &ledger, kid, &[utc(2025, 11, 3, 5, 0, 0)]),
+        1
+    );
+}
+
+#[test]
+fn quota_counts_real_minutes_on_the_spring_forward_day() {
+    let p = Policy::from_toml_str(NEW_YORK_YOUTUBE_10, "t.toml", &TestApps).expect("policy");
+    let ledger = QuotaLedger::for_policy(&p);
+    let kid = sub(&p, "12125550001");
+    // 2025-03-09, America/New_York: 01:55-01:59 EST (06:55 UTC), then 03:00-03:04 EDT
+    // (07:00 UTC): ten minutes in a row across the hour that does not exist.
+    let minutes: Vec<u64> = (55..65)
+        .map(|m| utc(2025, 3, 9, 6, 0, 0) + m * 60 * 1_000_000_000)
+        .collect();
+    assert_eq!(watch_youtube(&p, &ledger, kid, &minutes), 10);
+    assert_eq!(
+        p.quota_used(&ledger, kid, "youtube", utc(2025, 3, 9, 7, 5, 0)),
+        Some(10)
+    );
+    // The 23-hour day's last minute, 23:59 EDT (03:59 UTC on the 10th), is still the 9th;
+    // 00:00 EDT is a new day.
+    assert_eq!(
+        watch_youtube(&p, &ledger, kid, &[utc(2025, 3, 10, 3, 59, 0)]),
+        0
+    );
+    assert_eq!(
+        watch_youtube(&p, &ledger, kid, &[utc(2025, 3, 10, 4, 0, 0)]),
+        1
+    );
+    assert_eq!(
+        p.quota_used(&ledger, kid, "youtube", utc(2025, 3, 10, 4, 0, 30)),
+        Some(1)
+    );
+}
+
 #[test]
 fn category_quota_counts_minutes_across_apps_once() {
     let p = test_policy();
@@ -984,6 +1108,60 @@ fn quic_doh_vpn_and_unknown_table() {
         };
         let v = p.decide(&q, &ledger);
         assert_eq!((v.action, label(&p, &v).as_str()), (action, want), "{case}");
+    }
+}
+
+#[test]
+fn block_vpn_covers_ike_nat_t_openvpn_l2tp_pptp_and_wireguard_ports() {
+    let p = test_policy();
+    let ledger = QuotaLedger::for_policy(&p);
+    let (strict, kid) = (sub(&p, STRICT), sub(&p, KID_LONDON));
+    let ts = utc(2024, 6, 3, 10, 0, 0);
+    let decide = |s, udp, name, matched, port: u16| {
+        let q = Query {
+            subscriber: s,
+            ts_ns: ts,
+            l4_is_udp: udp,
+            is_quic: false,
+            name,
+            matched,
+            server: SocketAddr::from(([203, 0, 113, 9], port)),
+        };
+        let v = p.decide(&q, &ledger);
+        (v.action, label(&p, &v))
+    };
+    let vpn = (Action::Block, "vpn".to_owned());
+    // (protocol, udp, port): IKE, IPsec NAT-T (UDP, and TCP encapsulation), OpenVPN (both),
+    // L2TP, PPTP, WireGuard.
+    let ports = [
+        ("ike", true, 500),
+        ("ipsec nat-t", true, 4500),
+        ("ike over tcp", false, 4500),
+        ("openvpn udp", true, 1194),
+        ("openvpn tcp", false, 1194),
+        ("l2tp", true, 1701),
+        ("pptp", false, 1723),
+        ("wireguard", true, 51820),
+    ];
+    for (proto, udp, port) in ports {
+        assert_eq!(
+            decide(strict, udp, None, None, port),
+            vpn,
+            "{proto} unnamed"
+        );
+        // Named from a DNS answer for the server, but no catalog app: still a VPN.
+        let named = decide(strict, udp, Some("vpn.example.net"), None, port);
+        assert_eq!(named, vpn, "{proto} named, unclassified");
+        // A catalog app that happens to use the port is that app, not a VPN.
+        let youtube = decide(strict, udp, Some("www.youtube.com"), app("youtube"), port);
+        assert_eq!(
+            youtube,
+            (Action::Allow, "default".to_owned()),
+            "{proto} app"
+        );
+        // A profile without block_vpn lets it pass.
+        let open = decide(kid, udp, None, None, port);
+        assert_eq!(open, (Action::Allow, "default".to_owned()), "{proto} open");
     }
 }
 
