@@ -104,7 +104,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 fn kafka_config(args: &Args) -> anyhow::Result<KafkaConfig> {
     let text = match &args.config {
         Some(p) => {
-            std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?
+            let bytes = dataplane::input::read(p)
+                .with_context(|| format!("{}: cannot read the config file", p.display()))?;
+            String::from_utf8(bytes).map_err(|e| {
+                let at = e.utf8_error().valid_up_to();
+                let before = e.as_bytes().get(..at).unwrap_or_default();
+                let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+                anyhow::anyhow!(
+                    "{}:{line}: not UTF-8 text; save the file as UTF-8",
+                    p.display()
+                )
+            })?
         }
         None => String::new(),
     };

@@ -11,6 +11,7 @@ pub mod classify;
 pub mod decode;
 pub mod engine;
 pub mod flow;
+pub mod input;
 pub mod inspect;
 pub(crate) mod lines;
 pub mod policy;

@@ -47,9 +47,56 @@ impl<'a> LineIndex<'a> {
     }
 }
 
+/// Where a text file stops being UTF-8: the first bad byte, its line and column (the column
+/// counts the characters before it, plus one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct NotUtf8 {
+    pub line: usize,
+    pub column: usize,
+    pub byte: u8,
+}
+
+/// `bytes` as text, or where it is not UTF-8.
+pub(crate) fn utf8(bytes: &[u8]) -> Result<&str, NotUtf8> {
+    std::str::from_utf8(bytes).map_err(|e| {
+        let at = e.valid_up_to();
+        let valid = bytes
+            .get(..at)
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .unwrap_or("");
+        let (line, column) = LineIndex::new(valid).line_col(at);
+        NotUtf8 {
+            line,
+            column,
+            byte: bytes.get(at).copied().unwrap_or(0),
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn utf8_error_points_at_the_first_bad_byte() {
+        assert_eq!(utf8(b"ab\ncd"), Ok("ab\ncd"));
+        assert_eq!(
+            utf8(b"ab\nc\xc3\xa9d\xff"),
+            Err(NotUtf8 {
+                line: 2,
+                column: 4,
+                byte: 0xff
+            })
+        );
+        assert_eq!(
+            utf8(b"\x80"),
+            Err(NotUtf8 {
+                line: 1,
+                column: 1,
+                byte: 0x80
+            })
+        );
+    }
 
     #[test]
     fn line_col_counts_lines_and_characters() {

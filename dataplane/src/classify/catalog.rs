@@ -31,6 +31,7 @@ use toml::Spanned;
 
 use super::domains::{Cover, MAX_NAME_LEN};
 use super::{AppId, AppNames, Category};
+use crate::input::InputError;
 use crate::lines::LineIndex;
 
 /// Shortest substring signature accepted: shorter ones match unrelated names.
@@ -188,11 +189,16 @@ impl fmt::Display for ValidationError {
 /// Why a catalog could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
-    #[error("{path}: cannot read the catalog: {source}")]
-    Io {
+    /// The file could not be read (or is a directory, or over the input cap). The error is in
+    /// the message, not chained as a source, so that it is said once.
+    #[error("{path}: cannot read the catalog: {error}")]
+    Io { path: String, error: InputError },
+    #[error("{path}:{line}:{column}: not UTF-8 text (byte {byte:#04x}); save the file as UTF-8")]
+    NotUtf8 {
         path: String,
-        #[source]
-        source: std::io::Error,
+        line: usize,
+        column: usize,
+        byte: u8,
     },
     #[error("{source_name}:{line}:{column}: {message}")]
     Syntax {
@@ -618,11 +624,18 @@ impl Catalog {
     /// Read and parse a catalog file.
     pub fn load(path: impl AsRef<Path>) -> Result<Catalog, CatalogError> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|source| CatalogError::Io {
-            path: path.display().to_string(),
-            source,
+        let shown = path.display().to_string();
+        let bytes = crate::input::read(path).map_err(|error| CatalogError::Io {
+            path: shown.clone(),
+            error,
         })?;
-        Catalog::from_toml_str(&text, &path.display().to_string())
+        let text = crate::lines::utf8(&bytes).map_err(|bad| CatalogError::NotUtf8 {
+            path: shown.clone(),
+            line: bad.line,
+            column: bad.column,
+            byte: bad.byte,
+        })?;
+        Catalog::from_toml_str(text, &shown)
     }
 
     /// The default catalog compiled into the binary (`fixtures/catalog/apps.toml`).

@@ -10,6 +10,8 @@ use std::fmt;
 pub enum PolicyErrorKind {
     #[error("cannot read the policy file: {0}")]
     Io(String),
+    #[error("not UTF-8 text (byte {0:#04x}); save the file as UTF-8")]
+    NotUtf8(u8),
     #[error("{0}")]
     Syntax(String),
     #[error("missing field `{0}`")]
