@@ -181,8 +181,11 @@ pub fn looks_like_dns(msg: &[u8]) -> bool {
     if msg.len() < min_len {
         return false;
     }
+    // A plain label, or a compression pointer: no valid message starts its first name with
+    // one (there is nothing before it to point to), but a hostile one does, and it must be
+    // parsed and counted as malformed rather than pass as some other protocol on port 53.
     msg.get(field::HEADER_LEN)
-        .is_some_and(|&b| b & LABEL_KIND_MASK == LABEL_KIND_NORMAL)
+        .is_some_and(|&b| matches!(b & LABEL_KIND_MASK, LABEL_KIND_NORMAL | LABEL_KIND_POINTER))
 }
 
 /// A big-endian u16 at `at`, or `Truncated`.
@@ -605,10 +608,31 @@ mod tests {
         let mut msg = header(1, 0x8180, 1, 40);
         question(&mut msg, &wire_name("a.example"), TYPE_A);
         assert!(!looks_like_dns(&msg));
-        // A question that starts with a pointer.
+        // A question that starts with an extended label type.
+        let mut msg = header(1, 0x0100, 1, 0);
+        question(&mut msg, &[0x41, 0, 0], TYPE_A);
+        assert!(!looks_like_dns(&msg));
+    }
+
+    #[test]
+    fn query_name_pointing_at_itself_is_dns_and_malformed() {
+        // The question's name is a pointer to its own offset (12): it looks like DNS, so the
+        // flow is parsed as DNS and the loop is counted, not taken for another protocol.
+        let mut msg = header(1, 0x0100, 1, 0);
+        question(&mut msg, &ptr(field::HEADER_LEN), TYPE_A);
+        assert!(looks_like_dns(&msg));
+        assert_eq!(
+            parse(&msg),
+            Err(DnsError::Malformed("compression pointer loop"))
+        );
+        // A pointer into the header is refused the same way.
         let mut msg = header(1, 0x0100, 1, 0);
         question(&mut msg, &ptr(0), TYPE_A);
-        assert!(!looks_like_dns(&msg));
+        assert!(looks_like_dns(&msg));
+        assert_eq!(
+            parse(&msg),
+            Err(DnsError::Malformed("compression pointer loop"))
+        );
     }
 
     proptest! {

@@ -16,6 +16,8 @@ pub enum PolicyErrorKind {
     Syntax(String),
     #[error("missing field `{0}`")]
     Missing(&'static str),
+    #[error("empty; give {0}")]
+    Empty(&'static str),
     #[error("unknown profile `{0}`")]
     UnknownProfile(String),
     #[error("unknown app `{0}` (not in the app catalog)")]
