@@ -154,7 +154,7 @@ fn list_warning(file: &str, report: &LoadReport) -> String {
     );
     let shown = report.examples.len().min(LIST_EXAMPLES_SHOWN);
     text.push_str(if (shown as u64) < total {
-        &"; the first ones:\n"[..]
+        "; the first ones:\n"
     } else {
         ":\n"
     });

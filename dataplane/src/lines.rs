@@ -101,7 +101,7 @@ pub(crate) fn toml_key_path(text: &str, offset: usize) -> Option<String> {
 pub(crate) fn toml_message(text: &str, offset: usize, message: &str) -> String {
     let value = text.get(offset..).unwrap_or_default();
     let value = value
-        .split(|c: char| c == '\n' || c == ',' || c == '}' || c == ']' || c == '#')
+        .split(['\n', ',', '}', ']', '#'])
         .next()
         .unwrap_or_default()
         .trim();
