@@ -18,7 +18,7 @@ struct Cli {
     #[command(subcommand)]
     command: Command,
     /// Largest input file read whole (policy, catalog, category list, config), in MiB; a larger
-    /// or endless one is refused. Default: PCGATE_MAX_INPUT_MIB, else 256.
+    /// or endless one is refused. Default: PCGATE_MAX_INPUT_MIB, else 64.
     #[arg(long, global = true, value_name = "MIB")]
     max_input_mib: Option<u64>,
 }

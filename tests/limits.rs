@@ -127,7 +127,7 @@ fn an_endless_policy_file_is_refused_at_the_input_cap() {
     assert_refused(
         &out,
         &[
-            "/dev/zero: cannot read the policy file: larger than 256 MiB",
+            "/dev/zero: cannot read the policy file: larger than 64 MiB",
             "--max-input-mib or PCGATE_MAX_INPUT_MIB",
         ],
     );
@@ -481,5 +481,31 @@ fn an_unknown_link_type_is_named_in_the_summary() {
         stderr(&out).contains("unsupported_link_type 2 (link type 147: 2)"),
         "{}",
         stderr(&out)
+    );
+}
+
+#[test]
+fn a_policy_too_large_to_parse_under_the_limit_is_refused_before_parsing() {
+    let dir = Scratch::new("bigpolicy");
+    // 16 MB of subscribers: about 620 MiB to parse, more than a 512 MiB limit leaves.
+    let mut text = String::from(
+        "default_profile = \"kid\"\n[profile.kid]\nblocked_categories = [\"adult\"]\n",
+    );
+    for i in 0..200_000u32 {
+        text.push_str(&format!(
+            "[[subscriber]]\nid = \"44770{i:07}\"\nidentifiers = [\"10.{}.{}.{}\"]\nprofile = \"kid\"\n",
+            (i >> 16) & 255,
+            (i >> 8) & 255,
+            i & 255
+        ));
+    }
+    let policy = dir.file("big.toml", text.as_bytes());
+    let out = pcgate_limited(512 << 20, &["policy", "check", policy.to_str().unwrap()]);
+    assert_refused(
+        &out,
+        &[
+            "MiB of TOML takes about",
+            "the address-space limit (ulimit -v) leaves: raise the limit or split the file",
+        ],
     );
 }

@@ -648,7 +648,7 @@ impl Catalog {
     pub fn load(path: impl AsRef<Path>) -> Result<Catalog, CatalogError> {
         let path = path.as_ref();
         let shown = path.display().to_string();
-        let bytes = crate::input::read(path).map_err(|error| CatalogError::Io {
+        let bytes = crate::input::read_toml(path).map_err(|error| CatalogError::Io {
             path: shown.clone(),
             error,
         })?;

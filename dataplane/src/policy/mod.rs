@@ -181,7 +181,7 @@ impl Policy {
                 kind,
             }]))
         };
-        let bytes = match crate::input::read(path) {
+        let bytes = match crate::input::read_toml(path) {
             Ok(bytes) => bytes,
             Err(e) => return one(0, 0, PolicyErrorKind::Io(e.to_string())),
         };

@@ -510,14 +510,7 @@ fn sni_that_is_not_a_host_name_is_a_bad_name_in_ietf_and_google_quic() {
     ch[at..at + 11].copy_from_slice(b"example..om");
     let dcid = [0x22u8; 8];
     let m = keys_for(version::V1, &dcid);
-    let pkt = seal_initial(
-        &m,
-        0,
-        version::V1,
-        &dcid,
-        0,
-        &crypto_payload(0, &ch, 1162),
-    );
+    let pkt = seal_initial(&m, 0, version::V1, &dcid, 0, &crypto_payload(0, &ch, 1162));
     assert_eq!(
         QuicState::default().feed(&pkt),
         Err(QuicError::BadName(BadName::EmptyLabel))
