@@ -118,9 +118,11 @@ fn kafka_config(args: &Args) -> anyhow::Result<KafkaConfig> {
         }
         None => String::new(),
     };
-    let mut config = KafkaConfig::load(&text).with_context(|| match &args.config {
-        Some(p) => format!("{}", p.display()),
-        None => "the environment".to_owned(),
+    let mut config = KafkaConfig::load(&text).map_err(|e| match (&args.config, &e) {
+        // Already `line:column: ...`: the file goes in front as `file:line:column: ...`.
+        (Some(p), control::kafka::ConfigError::At { .. }) => anyhow::anyhow!("{}:{e}", p.display()),
+        (Some(p), _) => anyhow::anyhow!("{}: {e}", p.display()),
+        (None, _) => anyhow::anyhow!("the environment: {e}"),
     })?;
     if let Some(b) = &args.brokers {
         config.bootstrap_servers = b.clone();

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 /// Reasons that mean damaged input (worth a warning), as opposed to traffic that is simply not
 /// ours (ARP, ICMP) or bookkeeping (fragments held for reassembly).
-const DAMAGE: [&str; 10] = [
+const DAMAGE: [&str; 9] = [
     "truncated_file",
     "corrupt_record",
     "unknown_interface",
@@ -18,7 +18,6 @@ const DAMAGE: [&str; 10] = [
     "fragment_dropped",
     "gtpu_bad_extension",
     "ip_length_beyond_packet",
-    "bad_name",
 ];
 
 pub struct Summary<'a> {

@@ -13,7 +13,7 @@ pub mod engine;
 pub mod flow;
 pub mod input;
 pub mod inspect;
-pub(crate) mod lines;
+pub mod lines;
 pub mod policy;
 pub(crate) mod prefetch;
 pub(crate) mod streamed;

@@ -1,5 +1,6 @@
-//! Line and column numbers of byte offsets in a text: where the errors of a policy or a
-//! catalog file point.
+//! Line and column numbers of byte offsets in a text: where the errors of a policy, catalog or
+//! config file point; and the field path and a plainer message for an error the TOML crate
+//! reports by position only.
 
 use std::ops::Range;
 
@@ -51,7 +52,7 @@ impl<'a> LineIndex<'a> {
 /// schedules[0].start`), read from the text around it: the key before the last `=` of its line,
 /// under the last table header above it (an array of tables counted from 0). For errors the
 /// TOML parser reports by position only; `None` when no key is found.
-pub(crate) fn toml_key_path(text: &str, offset: usize) -> Option<String> {
+pub fn toml_key_path(text: &str, offset: usize) -> Option<String> {
     let mut offset = offset.min(text.len());
     while !text.is_char_boundary(offset) {
         offset -= 1;
@@ -59,11 +60,24 @@ pub(crate) fn toml_key_path(text: &str, offset: usize) -> Option<String> {
     let before = text.get(..offset)?;
     let line_start = before.rfind('\n').map_or(0, |i| i + 1);
     let line = before.get(line_start..)?;
-    let key = line.get(..line.rfind('=')?)?.trim_end();
-    let key = key
-        .rsplit(|c: char| c == '{' || c == ',' || c.is_whitespace())
-        .next()?
-        .trim_matches('"');
+    let key = match line.rfind('=') {
+        // The error is in a value: its key is before the `=`.
+        Some(eq) => line
+            .get(..eq)?
+            .trim_end()
+            .rsplit(|c: char| c == '{' || c == ',' || c.is_whitespace())
+            .next()?,
+        // The error is at a key (an unknown field): the key is here.
+        None => {
+            let rest = text.get(offset..)?;
+            let end = rest.find(['=', '\n'])?;
+            if !rest.get(end..)?.starts_with('=') {
+                return None;
+            }
+            rest.get(..end)?.trim_end()
+        }
+    };
+    let key = key.trim_matches('"');
     if key.is_empty() {
         return None;
     }
@@ -98,7 +112,7 @@ pub(crate) fn toml_key_path(text: &str, offset: usize) -> Option<String> {
 /// A TOML error message made plainer where the TOML crate's is cryptic: a value written as a
 /// TOML time or date where text is expected (`start = 21:00`, which the crate reports as
 /// "invalid type: map, expected a string") says to write it in quotes.
-pub(crate) fn toml_message(text: &str, offset: usize, message: &str) -> String {
+pub fn toml_message(text: &str, offset: usize, message: &str) -> String {
     let value = text.get(offset..).unwrap_or_default();
     let value = value
         .split(['\n', ',', '}', ']', '#'])
@@ -174,7 +188,16 @@ mod tests {
             toml_key_path(text, at("5 }")).as_deref(),
             Some("profile.kid.schedules[1].app")
         );
-        assert_eq!(toml_key_path(text, 0), None);
+        assert_eq!(
+            toml_key_path(text, 0).as_deref(),
+            Some("a"),
+            "an unknown key"
+        );
+        assert_eq!(
+            toml_key_path(text, at("name")).as_deref(),
+            Some("profile.kid.schedules[0].name")
+        );
+        assert_eq!(toml_key_path(text, at("[profile.kid]")), None);
     }
 
     #[test]
