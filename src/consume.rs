@@ -104,13 +104,25 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 fn kafka_config(args: &Args) -> anyhow::Result<KafkaConfig> {
     let text = match &args.config {
         Some(p) => {
-            std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?
+            let bytes = dataplane::input::read(p)
+                .with_context(|| format!("{}: cannot read the config file", p.display()))?;
+            String::from_utf8(bytes).map_err(|e| {
+                let at = e.utf8_error().valid_up_to();
+                let before = e.as_bytes().get(..at).unwrap_or_default();
+                let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+                anyhow::anyhow!(
+                    "{}:{line}: not UTF-8 text; save the file as UTF-8",
+                    p.display()
+                )
+            })?
         }
         None => String::new(),
     };
-    let mut config = KafkaConfig::load(&text).with_context(|| match &args.config {
-        Some(p) => format!("{}", p.display()),
-        None => "the environment".to_owned(),
+    let mut config = KafkaConfig::load(&text).map_err(|e| match (&args.config, &e) {
+        // Already `line:column: ...`: the file goes in front as `file:line:column: ...`.
+        (Some(p), control::kafka::ConfigError::At { .. }) => anyhow::anyhow!("{}:{e}", p.display()),
+        (Some(p), _) => anyhow::anyhow!("{}: {e}", p.display()),
+        (None, _) => anyhow::anyhow!("the environment: {e}"),
     })?;
     if let Some(b) = &args.brokers {
         config.bootstrap_servers = b.clone();
@@ -243,7 +255,7 @@ struct Line<'a> {
 
 /// Reads records line by line (a line's number is its offset), writes outputs to stdout.
 fn run_file(input: &PathBuf, pipeline: &mut RecordPipeline) -> anyhow::Result<()> {
-    let reader: Box<dyn BufRead> = if input.as_os_str() == "-" {
+    let mut reader: Box<dyn BufRead> = if input.as_os_str() == "-" {
         Box::new(BufReader::new(std::io::stdin().lock()))
     } else {
         let f = File::open(input).with_context(|| format!("cannot open {}", input.display()))?;
@@ -252,8 +264,13 @@ fn run_file(input: &PathBuf, pipeline: &mut RecordPipeline) -> anyhow::Result<()
     let topic = input.display().to_string();
     let mut stdout = BufWriter::new(std::io::stdout().lock());
     let mut out: Vec<Outbound> = Vec::new();
-    for (n, line) in reader.split(b'\n').enumerate() {
-        let line = line.with_context(|| format!("{topic}: read error at line {}", n + 1))?;
+    let mut line = Vec::new();
+    for n in 0usize.. {
+        let more = read_line_capped(&mut reader, &mut line, MAX_RECORD_LINE)
+            .with_context(|| format!("{topic}: read error at line {}", n + 1))?;
+        if !more {
+            break;
+        }
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
@@ -269,6 +286,35 @@ fn run_file(input: &PathBuf, pipeline: &mut RecordPipeline) -> anyhow::Result<()
     }
     stdout.flush()?;
     Ok(())
+}
+
+/// Longest record line kept from a file: Kafka's default largest message (1 MB). The rest of
+/// a longer line is skipped as it is read, so an endless line takes no more memory than this;
+/// what is kept is refused as a record like any other that does not parse.
+const MAX_RECORD_LINE: usize = 1 << 20;
+
+/// Reads the next line (without its newline) into `line`, keeping at most `max` bytes of it.
+/// Returns `false` at the end of the input.
+fn read_line_capped(r: &mut impl BufRead, line: &mut Vec<u8>, max: usize) -> std::io::Result<bool> {
+    line.clear();
+    let mut any = false;
+    loop {
+        let buf = r.fill_buf()?;
+        if buf.is_empty() {
+            return Ok(any);
+        }
+        any = true;
+        let (end, used, done) = match buf.iter().position(|&b| b == b'\n') {
+            Some(i) => (i, i + 1, true),
+            None => (buf.len(), buf.len(), false),
+        };
+        let keep = end.min(max.saturating_sub(line.len()));
+        line.extend_from_slice(buf.get(..keep).unwrap_or_default());
+        r.consume(used);
+        if done {
+            return Ok(true);
+        }
+    }
 }
 
 fn write_line(w: &mut impl Write, o: &Outbound) -> anyhow::Result<()> {
@@ -314,4 +360,31 @@ fn report(pipeline: &RecordPipeline) {
          forgotten with a revoked partition {}",
         d.adopted, d.ends_unknown, d.revoked
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn record_lines_are_read_with_a_cap_and_the_rest_of_a_long_line_skipped() {
+        let text = b"short\n0123456789\n\nlast";
+        let mut r = std::io::BufReader::with_capacity(4, &text[..]);
+        let mut line = Vec::new();
+        let mut lines = Vec::new();
+        while read_line_capped(&mut r, &mut line, 6).unwrap() {
+            lines.push(String::from_utf8(line.clone()).unwrap());
+        }
+        assert_eq!(lines, ["short", "012345", "", "last"]);
+    }
+
+    #[test]
+    fn an_endless_line_keeps_no_more_than_the_cap() {
+        let mut r = std::io::BufReader::new(std::io::Read::take(std::io::repeat(b'x'), 10 << 20));
+        let mut line = Vec::new();
+        assert!(read_line_capped(&mut r, &mut line, 1 << 10).unwrap());
+        assert_eq!(line.len(), 1 << 10);
+        assert!(line.capacity() < 1 << 20);
+        assert!(!read_line_capped(&mut r, &mut line, 1 << 10).unwrap());
+    }
 }

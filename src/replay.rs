@@ -4,10 +4,11 @@
 use crate::summary::Summary;
 use anyhow::{bail, Context};
 use control::events::{packet_flow_id, BlockRecord, BlockTally};
+use dataplane::classify::lists::LoadReport;
 use dataplane::classify::{Catalog, Category, CategoryList, Matcher};
 use dataplane::engine::enforce::Enforcer;
 use dataplane::engine::{
-    replay_files, FlowRecord, Placement, ReplayConfig, ReplaySink, WorkerConfig,
+    limits, replay_files, FlowRecord, Placement, ReplayConfig, ReplaySink, WorkerConfig,
 };
 use dataplane::flow::{EndReason, Flow, Timeouts};
 use dataplane::policy::Policy;
@@ -103,14 +104,18 @@ pub fn load_rules(
             bail!("--list {spec}: expected CATEGORY=FILE");
         };
         let Some(category) = Category::from_name(category) else {
-            bail!("--list {spec}: unknown category {category:?}");
+            let known: Vec<&str> = Category::ALL.iter().map(|c| c.as_str()).collect();
+            bail!(
+                "--list {spec}: unknown category {category:?} (known: {})",
+                known.join(", ")
+            );
         };
+        if file.is_empty() {
+            bail!("--list {spec}: the path of the list file is missing (CATEGORY=FILE)");
+        }
         let list = CategoryList::load(file, category)?;
         if list.report().invalid_total() > 0 {
-            eprintln!(
-                "pcgate: warning: {file}: {} lines skipped as invalid",
-                list.report().invalid_total()
-            );
+            eprint!("{}", list_warning(file, list.report()));
         }
         parsed.push(list);
     }
@@ -129,6 +134,39 @@ pub fn load_rules(
         policy,
         events,
     ))
+}
+
+/// Bad lines of a list shown in its warning.
+const LIST_EXAMPLES_SHOWN: usize = 5;
+
+/// The warning about a list's bad lines: how many, by reason, and the first few as
+/// `file:LINE: what is wrong: the line`.
+fn list_warning(file: &str, report: &LoadReport) -> String {
+    let total = report.invalid_total();
+    let reasons: Vec<String> = report
+        .invalid_by_reason()
+        .map(|(why, n)| format!("{} {n}", why.as_str()))
+        .collect();
+    let mut text = format!(
+        "pcgate: warning: {file}: {total} line{} skipped as invalid ({})",
+        if total == 1 { "" } else { "s" },
+        reasons.join(", ")
+    );
+    let shown = report.examples.len().min(LIST_EXAMPLES_SHOWN);
+    text.push_str(if (shown as u64) < total {
+        "; the first ones:\n"
+    } else {
+        ":\n"
+    });
+    for ex in report.examples.iter().take(shown) {
+        text.push_str(&format!(
+            "  {file}:{}: {}: {}\n",
+            ex.line,
+            ex.why.describe(),
+            ex.text
+        ));
+    }
+    text
 }
 
 /// Where the replay's lines go; shared by the workers (a lock per flow, never per packet).
@@ -213,16 +251,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         );
         bar
     });
-    let out = Output {
-        flows: Mutex::new(open_output(&args.flows)?),
-        events: Mutex::new(Events {
-            out: open_output(&args.events)?,
-            tally: BlockTally::default(),
-        }),
-        enforcer: enforcer.clone(),
-        bar,
-        error: Mutex::new(None),
-    };
     let config = ReplayConfig {
         workers: args.workers.unwrap_or_else(|| {
             std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
@@ -242,6 +270,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         } else {
             Placement::Pinned
         },
+    };
+    // Checked before anything is made or written: a setting too large is an error naming it.
+    limits::check(limits::Cost::of(&config, total), limits::address_space())?;
+    let out = Output {
+        flows: Mutex::new(open_output(&args.flows)?),
+        events: Mutex::new(Events {
+            out: open_output(&args.events)?,
+            tally: BlockTally::default(),
+        }),
+        enforcer: enforcer.clone(),
+        bar,
+        error: Mutex::new(None),
     };
     let paths: Vec<&Path> = args.files.iter().map(PathBuf::as_path).collect();
     let start = Instant::now();
@@ -273,7 +313,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if is_stdout(&args.flows) || is_stdout(&args.events) {
         eprint!("{summary}");
     } else {
-        print!("{summary}");
+        // A reader that went away (`| head`) is not an error of the replay.
+        match write!(std::io::stdout().lock(), "{summary}") {
+            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                return Err(e).context("cannot write the summary");
+            }
+            _ => {}
+        }
     }
     if let Some(warning) = summary.warning() {
         eprintln!("pcgate: warning: {warning}");

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 /// Reasons that mean damaged input (worth a warning), as opposed to traffic that is simply not
 /// ours (ARP, ICMP) or bookkeeping (fragments held for reassembly).
-const DAMAGE: [&str; 7] = [
+const DAMAGE: [&str; 9] = [
     "truncated_file",
     "corrupt_record",
     "unknown_interface",
@@ -16,6 +16,8 @@ const DAMAGE: [&str; 7] = [
     "truncated",
     "malformed",
     "fragment_dropped",
+    "gtpu_bad_extension",
+    "ip_length_beyond_packet",
 ];
 
 pub struct Summary<'a> {
@@ -34,7 +36,7 @@ impl Summary<'_> {
             .iter()
             .filter_map(|r| {
                 let n = self.counters.reason(r);
-                (n > 0).then(|| format!("{r} {n}"))
+                (n > 0).then(|| format!("{r} {n}{}", self.detail(r)))
             })
             .collect();
         let mut warnings = Vec::new();
@@ -51,6 +53,25 @@ impl Summary<'_> {
             ));
         }
         (!warnings.is_empty()).then(|| warnings.join("; "))
+    }
+}
+
+impl Summary<'_> {
+    /// What more a reason's count can say: which link types were unsupported.
+    fn detail(&self, reason: &str) -> String {
+        let links = &self.counters.unsupported_links;
+        if reason != "unsupported_link_type" || links.is_empty() {
+            return String::new();
+        }
+        let each: Vec<String> = links
+            .iter()
+            .map(|(link, n)| format!("{link}: {n}"))
+            .collect();
+        format!(
+            " (link type{} {})",
+            if links.len() == 1 { "" } else { "s" },
+            each.join(", ")
+        )
     }
 }
 
@@ -77,7 +98,7 @@ impl fmt::Display for Summary<'_> {
             let mut reasons = c.reasons.clone();
             reasons.sort();
             for (r, n) in reasons {
-                writeln!(f, "  {r:<24} {n}")?;
+                writeln!(f, "  {r:<24} {n}{}", self.detail(r))?;
             }
         }
         if let Some(t) = self.blocks {

@@ -53,6 +53,15 @@ const SECRET_PROPERTIES: [(&str, &str); 6] = [
 pub enum ConfigError {
     #[error("kafka config: {0}")]
     Toml(String),
+    /// A TOML error at a place in the file: `LINE:COLUMN: field `F`: what is wrong` (the
+    /// caller puts the file in front, as `file:line:column: ...`).
+    #[error("{line}:{column}: field `{field}`: {message}")]
+    At {
+        line: usize,
+        column: usize,
+        field: String,
+        message: String,
+    },
     #[error("kafka config: `{field}` holds a secret and may not be in the config file; set the environment variable {env} instead")]
     SecretInFile { field: String, env: &'static str },
     #[error("kafka config: {field}: {reason}")]
@@ -320,16 +329,30 @@ impl KafkaConfig {
         #[derive(Deserialize)]
         struct File {
             #[serde(default)]
-            kafka: Option<toml::Value>,
+            kafka: Option<KafkaConfig>,
         }
-        let file: File =
-            toml::from_str(config_file_text).map_err(|e| ConfigError::Toml(e.to_string()))?;
-        let mut cfg: KafkaConfig = match file.kafka {
-            Some(v) => v
-                .try_into()
-                .map_err(|e: toml::de::Error| ConfigError::Toml(e.to_string()))?,
-            None => KafkaConfig::default(),
-        };
+        let file: File = toml::from_str(config_file_text).map_err(|e| {
+            let text = config_file_text;
+            match e.span() {
+                Some(span) => {
+                    let before = text.get(..span.start).unwrap_or(text);
+                    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+                    ConfigError::At {
+                        line: before.matches('\n').count() + 1,
+                        column: before.get(line_start..).map_or(0, |l| l.chars().count()) + 1,
+                        field: dataplane::lines::toml_key_path(text, span.start)
+                            .unwrap_or_else(|| "kafka".to_string()),
+                        message: dataplane::lines::toml_message(
+                            text,
+                            span.start,
+                            e.message().trim(),
+                        ),
+                    }
+                }
+                None => ConfigError::Toml(e.message().trim().to_string()),
+            }
+        })?;
+        let mut cfg = file.kafka.unwrap_or_default();
         cfg.check_no_secrets_in_file()?;
         cfg.apply_env(env)?;
         cfg.validate()?;
@@ -737,6 +760,21 @@ mod tests {
 
     fn no_env(_: &str) -> Option<String> {
         None
+    }
+
+    #[test]
+    fn toml_errors_name_line_column_and_field() {
+        let e = KafkaConfig::load_with_env("[kafka]\nbootstrap_servers = 5\n", no_env).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "2:21: field `kafka.bootstrap_servers`: invalid type: integer `5`, expected a string"
+        );
+        let e = KafkaConfig::load_with_env("[kafka]\ngroup_idd = \"x\"\n", no_env).unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.starts_with("2:1: field `kafka.group_idd`: unknown field `group_idd`"),
+            "{text}"
+        );
     }
 
     #[test]

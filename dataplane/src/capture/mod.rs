@@ -81,11 +81,16 @@ impl SkipReason {
 /// A capture that cannot be read at all.
 #[derive(Debug, thiserror::Error)]
 pub enum CaptureError {
-    #[error("{path}: {source}")]
+    /// The file could not be opened or mapped. The I/O error is in the message, not chained
+    /// as a source, so that a caller printing the chain does not say it twice.
+    #[error("{path}: {error}")]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
+    /// A directory, device, pipe or socket: captures are files, memory-mapped.
+    #[error("{path}: is {what}, not a capture file")]
+    NotAFile { path: PathBuf, what: &'static str },
     #[error("{path}: not a pcap or pcapng capture (magic number {magic})")]
     NotACapture { path: PathBuf, magic: String },
 }
@@ -171,12 +176,23 @@ pub struct Capture {
 impl Capture {
     /// Opens and maps `path`, detecting the format by magic number.
     pub fn open(path: &Path) -> Result<Capture, CaptureError> {
-        let io = |source| CaptureError::Io {
+        let io = |error| CaptureError::Io {
             path: path.to_path_buf(),
-            source,
+            error,
         };
         let file = File::open(path).map_err(io)?;
-        let len = file.metadata().map_err(io)?.len();
+        let meta = file.metadata().map_err(io)?;
+        if !meta.is_file() {
+            return Err(CaptureError::NotAFile {
+                path: path.to_path_buf(),
+                what: if meta.is_dir() {
+                    "a directory"
+                } else {
+                    "a device, pipe or socket"
+                },
+            });
+        }
+        let len = meta.len();
         // An empty file cannot be mapped on every platform, and has nothing to map.
         let bytes = if len == 0 {
             Bytes::Owned(Vec::new())
@@ -585,6 +601,25 @@ mod tests {
             .unwrap();
         assert!(matches!(err, CaptureError::Io { .. }));
         assert!(err.to_string().contains("/nonexistent/dir/x.pcap"));
+        assert!(
+            std::error::Error::source(&err).is_none(),
+            "said once, not chained"
+        );
+    }
+
+    #[test]
+    fn a_directory_or_device_is_refused_by_name() {
+        let dir = std::env::temp_dir();
+        let err = Capture::open(&dir).err().unwrap();
+        assert_eq!(
+            err.to_string(),
+            format!("{}: is a directory, not a capture file", dir.display())
+        );
+        let err = Capture::open(Path::new("/dev/zero")).err().unwrap();
+        assert_eq!(
+            err.to_string(),
+            "/dev/zero: is a device, pipe or socket, not a capture file"
+        );
     }
 
     #[test]

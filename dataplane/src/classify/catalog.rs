@@ -31,6 +31,7 @@ use toml::Spanned;
 
 use super::domains::{Cover, MAX_NAME_LEN};
 use super::{AppId, AppNames, Category};
+use crate::input::InputError;
 use crate::lines::LineIndex;
 
 /// Shortest substring signature accepted: shorter ones match unrelated names.
@@ -176,23 +177,30 @@ pub struct ValidationError {
 }
 
 impl fmt::Display for ValidationError {
+    /// `LINE:COLUMN: field `FIELD` of app `APP`: MESSAGE` (the catalog error puts the file in
+    /// front, as `file:line:column: ...`, the form of every file error).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "line {}, column {}: app `{}`, field `{}`: {}",
-            self.line, self.column, self.app, self.field, self.message
-        )
+        write!(f, "{}:{}: field `{}`", self.line, self.column, self.field)?;
+        if self.app != "-" {
+            write!(f, " of app `{}`", self.app)?;
+        }
+        write!(f, ": {}", self.message)
     }
 }
 
 /// Why a catalog could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
-    #[error("{path}: cannot read the catalog: {source}")]
-    Io {
+    /// The file could not be read (or is a directory, or over the input cap). The error is in
+    /// the message, not chained as a source, so that it is said once.
+    #[error("{path}: cannot read the catalog: {error}")]
+    Io { path: String, error: InputError },
+    #[error("{path}:{line}:{column}: not UTF-8 text (byte {byte:#04x}); save the file as UTF-8")]
+    NotUtf8 {
         path: String,
-        #[source]
-        source: std::io::Error,
+        line: usize,
+        column: usize,
+        byte: u8,
     },
     #[error("{source_name}:{line}:{column}: {message}")]
     Syntax {
@@ -201,20 +209,25 @@ pub enum CatalogError {
         column: usize,
         message: String,
     },
-    #[error("{source_name}: {} problem(s) in the catalog:{}", errors.len(), ListErrors(errors))]
+    #[error(
+        "invalid catalog ({} error{}){}",
+        errors.len(),
+        if errors.len() == 1 { "" } else { "s" },
+        ListErrors(source_name, errors)
+    )]
     Invalid {
         source_name: String,
         errors: Vec<ValidationError>,
     },
 }
 
-/// Formats validation errors one per line.
-struct ListErrors<'a>(&'a [ValidationError]);
+/// Formats validation errors one per line, each as `file:line:column: ...`.
+struct ListErrors<'a>(&'a str, &'a [ValidationError]);
 
 impl fmt::Display for ListErrors<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for e in self.0 {
-            write!(f, "\n  {e}")?;
+        for e in self.1 {
+            write!(f, "\n  {}:{e}", self.0)?;
         }
         Ok(())
     }
@@ -312,11 +325,20 @@ impl Catalog {
             let (line, column) = e
                 .span()
                 .map_or((0, 0), |s| LineIndex::new(text).line_col(s.start));
+            let at = e.span().map_or(0, |s| s.start);
+            let message = crate::lines::toml_message(text, at, e.message().trim_end());
+            let message = match e
+                .span()
+                .and_then(|s| crate::lines::toml_key_path(text, s.start))
+            {
+                Some(field) => format!("field `{field}`: {message}"),
+                None => message,
+            };
             CatalogError::Syntax {
                 source_name: source.to_string(),
                 line,
                 column,
-                message: e.message().trim_end().to_string(),
+                message,
             }
         })?;
         let lines = LineIndex::new(text);
@@ -494,6 +516,13 @@ impl Catalog {
                         "`{}` is shorter than {MIN_SUBSTRING_LEN} characters and would match unrelated names",
                         s.get_ref()
                     ))
+                } else if normal.len() > MAX_NAME_LEN {
+                    // A longer one could never match a name, and would cost the matcher's
+                    // build time that grows with the square of a repetitive pattern.
+                    Some(format!(
+                        "{} characters; a substring of a host name is at most {MAX_NAME_LEN}",
+                        normal.len()
+                    ))
                 } else if !normal
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
@@ -618,11 +647,18 @@ impl Catalog {
     /// Read and parse a catalog file.
     pub fn load(path: impl AsRef<Path>) -> Result<Catalog, CatalogError> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|source| CatalogError::Io {
-            path: path.display().to_string(),
-            source,
+        let shown = path.display().to_string();
+        let bytes = crate::input::read_toml(path).map_err(|error| CatalogError::Io {
+            path: shown.clone(),
+            error,
         })?;
-        Catalog::from_toml_str(&text, &path.display().to_string())
+        let text = crate::lines::utf8(&bytes).map_err(|bad| CatalogError::NotUtf8 {
+            path: shown.clone(),
+            line: bad.line,
+            column: bad.column,
+            byte: bad.byte,
+        })?;
+        Catalog::from_toml_str(text, &shown)
     }
 
     /// The default catalog compiled into the binary (`fixtures/catalog/apps.toml`).
@@ -831,11 +867,38 @@ domains = ["ONE.com", "bad..name"]
             errors,
         }
         .to_string();
-        assert!(shown.starts_with("test.toml: 9 problem(s)"), "{shown}");
+        assert!(shown.starts_with("invalid catalog (9 errors)\n"), "{shown}");
         assert!(
-            shown.contains("line 4, column 12: app `one`, field `category`"),
+            shown.contains("\n  test.toml:4:12: field `category` of app `one`: unknown category"),
             "{shown}"
         );
+    }
+
+    #[test]
+    fn substring_longer_than_a_host_name_is_refused_and_a_long_one_loads_fast() {
+        let long = "ab".repeat(50_000);
+        let text = format!(
+            "[[app]]\nid = \"x\"\nname = \"X\"\ncategory = \"video\"\nsubstrings = [\"{long}\"]\n"
+        );
+        let start = std::time::Instant::now();
+        let errors = invalid(&text);
+        assert!(start.elapsed() < std::time::Duration::from_secs(1));
+        assert_eq!(errors.len(), 1, "{errors:#?}");
+        assert_eq!((errors[0].line, errors[0].field), (5, "substrings"));
+        assert!(
+            errors[0]
+                .message
+                .contains("100000 characters; a substring of a host name is at most 253"),
+            "{}",
+            errors[0].message
+        );
+        // 253 characters pass.
+        let fits = "ab".repeat(126) + "a";
+        let text = format!(
+            "[[app]]\nid = \"x\"\nname = \"X\"\ncategory = \"video\"\nsubstrings = [\"{fits}\"]\n"
+        );
+        let catalog = Catalog::from_toml_str(&text, "t").unwrap();
+        assert_eq!(catalog.apps()[0].substrings, vec![fits]);
     }
 
     #[test]

@@ -75,9 +75,42 @@ impl LineProblem {
         }
     }
 
+    /// What is wrong, in words, for messages.
+    pub fn describe(self) -> &'static str {
+        match self {
+            LineProblem::BadCharacter => {
+                "not a domain (only letters, digits, `-`, `_` and dots; one name per line, or an \
+                 address and names)"
+            }
+            LineProblem::EmptyLabel => "empty label (two dots in a row, or a dot at the start)",
+            LineProblem::LabelTooLong => "label longer than 63 characters",
+            LineProblem::NameTooLong => "name longer than 253 characters",
+            LineProblem::SingleLabel => "a single label would cover a whole top-level domain",
+            LineProblem::AddressNotName => "an address, not a name",
+            LineProblem::Wildcard => "wildcards are not supported (a domain covers its subdomains)",
+            LineProblem::UnsupportedAdblock => {
+                "AdBlock rule other than `||domain^` (options, paths, exceptions)"
+            }
+            LineProblem::ListFull => "the list is full (4 GiB of names)",
+        }
+    }
+
     fn index(self) -> usize {
         self as usize
     }
+}
+
+/// Longest part of a bad line kept in [`BadLine::text`], in characters.
+pub const EXAMPLE_TEXT_MAX: usize = 100;
+
+/// One bad line, as shown to the operator.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BadLine {
+    /// 1-based line number.
+    pub line: u64,
+    pub why: LineProblem,
+    /// The line (lossy UTF-8, at most [`EXAMPLE_TEXT_MAX`] characters, then `...`).
+    pub text: String,
 }
 
 /// What loading a list found.
@@ -95,8 +128,8 @@ pub struct LoadReport {
     pub comments: u64,
     /// Bad entries by reason, indexed like [`LineProblem::ALL`].
     invalid: [u64; LineProblem::ALL.len()],
-    /// The first [`MAX_EXAMPLES`] bad entries: (1-based line number, reason).
-    pub examples: Vec<(u64, LineProblem)>,
+    /// The first [`MAX_EXAMPLES`] bad entries.
+    pub examples: Vec<BadLine>,
 }
 
 impl LoadReport {
@@ -123,7 +156,11 @@ impl LoadReport {
             *n += 1;
         }
         if self.examples.len() < MAX_EXAMPLES {
-            self.examples.push((line, why));
+            self.examples.push(BadLine {
+                line,
+                why,
+                text: String::new(),
+            });
         }
     }
 }
@@ -151,14 +188,24 @@ impl fmt::Display for LoadReport {
     }
 }
 
+/// A line as shown in a message: lossy UTF-8, without its CR, cut at [`EXAMPLE_TEXT_MAX`].
+fn shown_line(raw: &[u8]) -> String {
+    let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+    let text = String::from_utf8_lossy(raw);
+    match text.char_indices().nth(EXAMPLE_TEXT_MAX) {
+        Some((cut, _)) => format!("{}...", &text[..cut]),
+        None => text.into_owned(),
+    }
+}
+
 /// Why a list file could not be read at all.
 #[derive(Debug, thiserror::Error)]
 pub enum ListError {
-    #[error("{path}: cannot read the category list: {source}")]
+    /// The error is in the message, not chained as a source, so that it is said once.
+    #[error("{path}: cannot read the category list: {error}")]
     Io {
         path: String,
-        #[source]
-        source: std::io::Error,
+        error: crate::input::InputError,
     },
 }
 
@@ -249,7 +296,13 @@ impl CategoryList {
         if !bytes.is_empty() {
             for (n, raw) in body.split(|&b| b == b'\n').enumerate() {
                 list.report.lines += 1;
+                let examples = list.report.examples.len();
                 list.parse_line(raw, n as u64 + 1);
+                if let Some(new) = list.report.examples.get_mut(examples..) {
+                    for ex in new {
+                        ex.text = shown_line(raw);
+                    }
+                }
             }
         }
         list.domains.shrink_to_fit();
@@ -331,9 +384,9 @@ impl CategoryList {
     /// Read a list file.
     pub fn load(path: impl AsRef<Path>, category: Category) -> Result<CategoryList, ListError> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|source| ListError::Io {
+        let bytes = crate::input::read(path).map_err(|error| ListError::Io {
             path: path.display().to_string(),
-            source,
+            error,
         })?;
         Ok(CategoryList::parse_bytes(
             &bytes,
@@ -438,10 +491,12 @@ two words
         assert_eq!(r.invalid(LineProblem::BadCharacter), 2);
         assert_eq!(r.invalid(LineProblem::AddressNotName), 2);
         assert_eq!(r.invalid_total(), 10);
+        let first = r.examples.first().unwrap();
         assert_eq!(
-            r.examples.first(),
-            Some(&(12, LineProblem::UnsupportedAdblock))
+            (first.line, first.why),
+            (12, LineProblem::UnsupportedAdblock)
         );
+        assert_eq!(first.text, "||path.test^/ads");
         let shown = r.to_string();
         assert!(shown.contains("10 invalid"), "{shown}");
         assert!(shown.contains("unsupported_adblock=3"), "{shown}");
@@ -473,6 +528,19 @@ two words
         assert_eq!(l.report().invalid(LineProblem::EmptyLabel), 100);
         assert_eq!(l.report().examples.len(), MAX_EXAMPLES);
         assert_eq!(l.report().lines, 100);
+    }
+
+    #[test]
+    fn examples_keep_the_line_cut_to_a_readable_length() {
+        let long = format!("{}..x\r\n", "y".repeat(150));
+        let l = CategoryList::parse_bytes(long.as_bytes(), Category::Adult, "t");
+        let ex = &l.report().examples[0];
+        assert_eq!(ex.line, 1);
+        assert_eq!(ex.text, format!("{}...", "y".repeat(EXAMPLE_TEXT_MAX)));
+        let l = CategoryList::parse_bytes(b"ok.test\nbad \xff name\r\n", Category::Adult, "t");
+        let ex = &l.report().examples[0];
+        assert_eq!((ex.line, ex.why), (2, LineProblem::BadCharacter));
+        assert_eq!(ex.text, "bad \u{fffd} name");
     }
 
     #[test]

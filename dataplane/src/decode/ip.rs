@@ -54,6 +54,9 @@ pub struct IpLayer<'a> {
     pub proto: u8,
     pub payload: &'a [u8],
     pub frag: Option<Fragment>,
+    /// The bytes hold the whole packet as its length field gives it (else the length field
+    /// points past them: a snap length cut it, or the field lies).
+    pub whole: bool,
 }
 
 fn v4_err(e: err::ipv4::HeaderSliceError) -> DecodeError {
@@ -121,6 +124,7 @@ pub fn ipv4(bytes: &[u8]) -> Result<IpLayer<'_>, DecodeError> {
             proto: h.protocol().0,
             payload,
             frag: Some(frag),
+            whole,
         });
     }
     let mut proto = h.protocol().0;
@@ -134,6 +138,7 @@ pub fn ipv4(bytes: &[u8]) -> Result<IpLayer<'_>, DecodeError> {
         proto,
         payload,
         frag: None,
+        whole,
     })
 }
 
@@ -164,6 +169,7 @@ pub fn ipv6(bytes: &[u8]) -> Result<IpLayer<'_>, DecodeError> {
         proto: ext.proto,
         payload: ext.rest,
         frag,
+        whole,
     })
 }
 

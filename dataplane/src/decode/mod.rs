@@ -98,6 +98,14 @@ pub enum DecodeError {
     /// for a tag stack deeper than [`MAX_LINK_HEADERS`]).
     #[error("malformed {0} header")]
     Malformed(&'static str),
+    /// A GTP-U G-PDU whose extension header chain is broken: a header of length 0, more than
+    /// 16 chained, or one that runs past the message.
+    #[error("GTP-U extension header of length 0, chain longer than 16, or past the message")]
+    GtpuBadExtension,
+    /// An IP length field (IPv4 total length, IPv6 payload length) beyond the bytes of a frame
+    /// that was captured whole (not cut by the snap length); names `ipv4` or `ipv6`.
+    #[error("{0} length beyond the packet")]
+    LengthBeyondPacket(&'static str),
     /// A non-IP payload at the link layer (ARP, LLDP, ...): not an error, just not ours.
     #[error("not an IP packet")]
     NotIp,
@@ -121,6 +129,8 @@ impl DecodeError {
             DecodeError::UnsupportedLink(_) => "unsupported_link_type",
             DecodeError::Truncated(_) => "truncated",
             DecodeError::Malformed(_) => "malformed",
+            DecodeError::GtpuBadExtension => "gtpu_bad_extension",
+            DecodeError::LengthBeyondPacket(_) => "ip_length_beyond_packet",
             DecodeError::NotIp => "not_ip",
             DecodeError::NotTcpUdp => "not_tcp_udp",
             DecodeError::FragmentHeld => "fragment_held",
@@ -160,13 +170,34 @@ impl Decoder {
             }
         }
         let (net, bytes) = link::strip(link, data)?;
-        self.walk(ts_ns).ip(net, bytes, 0)
+        self.walk(ts_ns, false).ip(net, bytes, 0)
+    }
+
+    /// Decodes one frame of `wire_len` bytes on the wire, as [`Decoder::decode`] does; when the
+    /// frame was captured whole (`data` holds `wire_len` bytes), an IP length field beyond its
+    /// bytes is a lie, not the snap length's cut: [`DecodeError::LengthBeyondPacket`].
+    pub fn decode_frame<'a>(
+        &'a mut self,
+        ts_ns: u64,
+        link: LinkType,
+        data: &'a [u8],
+        wire_len: u32,
+    ) -> Result<Packet<'a>, DecodeError> {
+        if link == LinkType::ETHERNET {
+            if let Some(p) = quick::ethernet(data) {
+                return Ok(p);
+            }
+        }
+        let whole = usize::try_from(wire_len).is_ok_and(|w| data.len() >= w);
+        let (net, bytes) = link::strip(link, data)?;
+        self.walk(ts_ns, whole).ip(net, bytes, 0)
     }
 
     /// The general walk for one frame.
-    fn walk(&mut self, ts_ns: u64) -> Walk<'_, '_> {
+    fn walk(&mut self, ts_ns: u64, frame_whole: bool) -> Walk<'_, '_> {
         Walk {
             ts_ns,
+            frame_whole,
             frags: &mut self.frags,
             slots: self.reassembled.iter_mut(),
             teid: None,
@@ -182,6 +213,8 @@ impl Decoder {
 /// One frame's way down from its first IP header to the innermost TCP/UDP packet.
 struct Walk<'d, 'a> {
     ts_ns: u64,
+    /// The frame was captured whole: an IP length beyond its bytes is not the snap length's.
+    frame_whole: bool,
     frags: &'d mut FragTable,
     /// Reassembly output buffers not used yet by this frame.
     slots: std::slice::IterMut<'a, Vec<u8>>,
@@ -193,6 +226,12 @@ impl<'a> Walk<'_, 'a> {
     /// An IP packet at tunnel depth `depth`.
     fn ip(&mut self, net: Net, bytes: &'a [u8], depth: u8) -> Result<Packet<'a>, DecodeError> {
         let layer = ip::parse(net, bytes)?;
+        if !layer.whole && self.frame_whole {
+            return Err(DecodeError::LengthBeyondPacket(match net {
+                Net::V4 => "ipv4",
+                Net::V6 => "ipv6",
+            }));
+        }
         let (proto, payload) = match layer.frag {
             None => (layer.proto, layer.payload),
             Some(frag) => {

@@ -139,7 +139,7 @@ mod tests {
     fn general(frame: &[u8]) -> Option<String> {
         let (net, bytes) = crate::decode::link::strip(LinkType::ETHERNET, frame).ok()?;
         let mut d = Decoder::default();
-        let packet = d.walk(0).ip(net, bytes, 0).ok()?;
+        let packet = d.walk(0, false).ip(net, bytes, 0).ok()?;
         Some(format!("{packet:?}"))
     }
 

@@ -138,12 +138,15 @@ pub fn gtpu(p: &[u8], wire_len: usize) -> Decap<'_> {
                 return Decap::Stop(DecodeError::Truncated("gtpu"));
             };
             let units = usize::from(units);
+            // A G-PDU whose extension chain is broken (a zero length, which would loop, a
+            // chain too long, a header past the message) carries no packet we can trust; it
+            // is not the UDP flow between the tunnel endpoints either.
             if units == 0 || chained > gtp::MAX_EXT_HEADERS {
-                return Decap::Outer;
+                return Decap::Stop(DecodeError::GtpuBadExtension);
             }
             off += units * gtp::EXT_UNIT;
             if off > end {
-                return Decap::Outer;
+                return Decap::Stop(DecodeError::GtpuBadExtension);
             }
             next = p.get(off - 1).copied();
         }
@@ -446,12 +449,42 @@ mod tests {
         assert_eq!(gtpu(&p, p.len() - 1), Decap::Outer);
         let p = gtp_header(0x30, 0xff, 1, &[0x12, 0, 0, 0]);
         assert_eq!(gtpu(&p, p.len()), Decap::Outer);
+    }
+
+    #[test]
+    fn gtpu_zero_length_or_overlong_extension_chain_is_counted_not_a_flow() {
         let p = gtp_header(0x34, 0xff, 1, &[0, 0, 0, 0x85, 0, 0, 0, 0]);
         assert_eq!(
             gtpu(&p, p.len()),
-            Decap::Outer,
+            Decap::Stop(DecodeError::GtpuBadExtension),
             "zero-length extension header"
         );
+        // 17 chained 4-byte extension headers, each naming another after it.
+        let mut rest = vec![0, 0, 0, 0x85];
+        for _ in 0..17 {
+            rest.extend_from_slice(&[1, 0, 0, 0x85]);
+        }
+        rest.extend_from_slice(&IP4);
+        let p = gtp_header(0x34, 0xff, 1, &rest);
+        assert_eq!(
+            gtpu(&p, p.len()),
+            Decap::Stop(DecodeError::GtpuBadExtension)
+        );
+        // 16 are fine.
+        let mut rest = vec![0, 0, 0, 0x85];
+        for i in 0..16 {
+            rest.extend_from_slice(&[1, 0, 0, if i == 15 { 0 } else { 0x85 }]);
+        }
+        rest.extend_from_slice(&IP4);
+        let p = gtp_header(0x34, 0xff, 1, &rest);
+        assert!(matches!(gtpu(&p, p.len()), Decap::Inner { .. }));
+        // An extension header that claims more bytes than the message has.
+        let p = gtp_header(0x34, 0xff, 1, &[0, 0, 0, 0x85, 200, 0, 0, 0]);
+        assert_eq!(
+            gtpu(&p, p.len()),
+            Decap::Stop(DecodeError::GtpuBadExtension)
+        );
+        assert_eq!(DecodeError::GtpuBadExtension.reason(), "gtpu_bad_extension");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Per-worker counters: plain integers owned by one worker, summed when read ([`Counters::merge`]),
 //! and a histogram of per-packet processing time.
 
+use crate::decode::DecodeError;
 use crate::inspect::namer::{NameSource, Proto};
 use hdrhistogram::Histogram;
 
@@ -26,6 +27,9 @@ pub struct Counters {
     pub named_from_dns: u64,
     /// Frames or flows not processed, by reason; few distinct reasons, so a short list.
     pub reasons: Vec<(&'static str, u64)>,
+    /// Frames of `unsupported_link_type`, by link type number (LINKTYPE_*), so that the summary
+    /// can say which; in order of first sight.
+    pub unsupported_links: Vec<(u32, u64)>,
     /// Most flows the worker's table held at once (summed over workers: an upper bound).
     pub peak_flows: u64,
     /// Bytes of the flow tables' own structures at their largest.
@@ -58,6 +62,7 @@ impl Default for Counters {
             named: [0; 4],
             named_from_dns: 0,
             reasons: Vec::new(),
+            unsupported_links: Vec::new(),
             peak_flows: 0,
             flow_table_bytes: 0,
             flow_wheel_bytes: 0,
@@ -85,6 +90,15 @@ impl Counters {
     /// Counts one occurrence of `reason`.
     pub fn count(&mut self, reason: &'static str) {
         self.count_n(reason, 1);
+    }
+
+    /// Counts a frame that did not decode, by its reason (and, for an unsupported link type,
+    /// by which one).
+    pub fn count_decode_error(&mut self, e: DecodeError) {
+        self.count(e.reason());
+        if let DecodeError::UnsupportedLink(link) = e {
+            count_in(&mut self.unsupported_links, link, 1);
+        }
     }
 
     /// Records one sampled packet's processing time.
@@ -137,7 +151,18 @@ impl Counters {
         for &(r, n) in &other.reasons {
             self.count_n(r, n);
         }
+        for &(link, n) in &other.unsupported_links {
+            count_in(&mut self.unsupported_links, link, n);
+        }
         self.reasons.sort();
+    }
+}
+
+/// Adds `n` to `key`'s count in a short list.
+fn count_in<K: PartialEq>(list: &mut Vec<(K, u64)>, key: K, n: u64) {
+    match list.iter_mut().find(|(k, _)| *k == key) {
+        Some((_, c)) => *c += n,
+        None => list.push((key, n)),
     }
 }
 
@@ -175,5 +200,20 @@ mod tests {
         assert_eq!(a.reason("truncated"), 2);
         assert_eq!(a.reason("not_ip"), 1);
         assert_eq!(a.named[proto_index(Proto::Tls)], 1);
+    }
+
+    #[test]
+    fn unsupported_link_types_are_counted_by_number_and_merged() {
+        let mut a = Counters::default();
+        a.count_decode_error(DecodeError::UnsupportedLink(147));
+        a.count_decode_error(DecodeError::UnsupportedLink(147));
+        a.count_decode_error(DecodeError::NotIp);
+        let mut b = Counters::default();
+        b.count_decode_error(DecodeError::UnsupportedLink(105));
+        b.count_decode_error(DecodeError::UnsupportedLink(147));
+        a.merge(&b);
+        assert_eq!(a.reason("unsupported_link_type"), 4);
+        assert_eq!(a.reason("not_ip"), 1);
+        assert_eq!(a.unsupported_links, vec![(147, 3), (105, 1)]);
     }
 }

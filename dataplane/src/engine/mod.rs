@@ -6,6 +6,7 @@ pub mod cores;
 pub mod counters;
 pub mod dns_tap;
 pub mod enforce;
+pub mod limits;
 pub mod parallel;
 pub mod record;
 pub mod replay;

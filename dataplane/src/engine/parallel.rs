@@ -306,12 +306,12 @@ fn dispatch<'a>(
                     continue;
                 }
             };
-            let packet = match decoder.decode(raw.ts_ns, raw.link, raw.data) {
+            let packet = match decoder.decode_frame(raw.ts_ns, raw.link, raw.data, raw.orig_len) {
                 Ok(p) => p,
                 Err(e) => {
                     counters.packets += 1;
                     counters.bytes += u64::from(raw.orig_len);
-                    counters.count(e.reason());
+                    counters.count_decode_error(e);
                     continue;
                 }
             };

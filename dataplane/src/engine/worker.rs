@@ -127,12 +127,15 @@ impl Worker {
     }
 
     fn decode_and_track(&mut self, raw: &RawPacket<'_>, ended: &mut impl FnMut(Flow, EndReason)) {
-        let packet = match self.decoder.decode(raw.ts_ns, raw.link, raw.data) {
+        let packet = match self
+            .decoder
+            .decode_frame(raw.ts_ns, raw.link, raw.data, raw.orig_len)
+        {
             Ok(p) => p,
             Err(e) => {
                 self.flows.counters.packets += 1;
                 self.flows.counters.bytes += u64::from(raw.orig_len);
-                self.flows.counters.count(e.reason());
+                self.flows.counters.count_decode_error(e);
                 return;
             }
         };

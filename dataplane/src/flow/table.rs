@@ -86,10 +86,18 @@ impl FlowTable {
     /// them up front, up to [`RESERVE_MAX`] (address space only: memory is taken as flows
     /// arrive), so it does not grow by doubling and copying; the index, a tenth of the size,
     /// grows as needed.
+    ///
+    /// A reservation the allocator refuses (an address-space limit) is not made: the slab then
+    /// grows as flows arrive. Callers check the cost first ([`FlowTable::reserved_bytes`],
+    /// [`crate::engine::limits`]) so that the refusal is an error that names the setting.
     pub fn new(timeouts: Timeouts, max_flows: usize) -> FlowTable {
+        let mut slots = Vec::new();
+        if slots.try_reserve_exact(max_flows.min(RESERVE_MAX)).is_err() {
+            slots = Vec::new();
+        }
         FlowTable {
             index: HashTable::new(),
-            slots: Vec::with_capacity(max_flows.min(RESERVE_MAX)),
+            slots,
             free: Vec::new(),
             wheel: (0..WHEEL_TICKS).map(|_| Vec::new()).collect(),
             due: Vec::new(),
@@ -101,6 +109,14 @@ impl FlowTable {
             live: 0,
             max_flows,
         }
+    }
+
+    /// Bytes of address space a table for `max_flows` flows reserves when made: its slab (up
+    /// to [`RESERVE_MAX`] slots) and the timer wheel's buckets.
+    pub fn reserved_bytes(max_flows: usize) -> u64 {
+        let slab = max_flows.min(RESERVE_MAX) * std::mem::size_of::<Slot>();
+        let wheel = WHEEL_TICKS * std::mem::size_of::<Vec<WheelEntry>>();
+        (slab + wheel) as u64
     }
 
     pub fn timeouts(&self) -> &Timeouts {

@@ -11,7 +11,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
-use super::normalize_name;
+use super::hostname::{host_name, BadName};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DnsMessage {
@@ -29,6 +29,9 @@ pub enum DnsError {
     Truncated,
     #[error("malformed DNS message: {0}")]
     Malformed(&'static str),
+    /// The question's name is not a host name ([`super::hostname`]).
+    #[error("bad query name: {0}")]
+    BadName(BadName),
 }
 
 /// Header field offsets (RFC 1035 §4.1.1).
@@ -98,7 +101,7 @@ pub fn parse(msg: &[u8]) -> Result<DnsMessage, DnsError> {
     for i in 0..qdcount {
         pos = name.read(msg, pos)?;
         if i == 0 {
-            qname = name.normalized();
+            qname = name.host_name().map_err(DnsError::BadName)?;
         }
         pos = pos.saturating_add(QUESTION_FIXED_LEN);
         if pos > msg.len() {
@@ -128,7 +131,7 @@ pub fn parse(msg: &[u8]) -> Result<DnsMessage, DnsError> {
             )),
             _ => continue,
         };
-        if let Some(owner) = name.normalized() {
+        if let Ok(Some(owner)) = name.host_name() {
             answers.push((owner, addr));
         }
     }
@@ -178,8 +181,11 @@ pub fn looks_like_dns(msg: &[u8]) -> bool {
     if msg.len() < min_len {
         return false;
     }
+    // A plain label, or a compression pointer: no valid message starts its first name with
+    // one (there is nothing before it to point to), but a hostile one does, and it must be
+    // parsed and counted as malformed rather than pass as some other protocol on port 53.
     msg.get(field::HEADER_LEN)
-        .is_some_and(|&b| b & LABEL_KIND_MASK == LABEL_KIND_NORMAL)
+        .is_some_and(|&b| matches!(b & LABEL_KIND_MASK, LABEL_KIND_NORMAL | LABEL_KIND_POINTER))
 }
 
 /// A big-endian u16 at `at`, or `Truncated`.
@@ -278,12 +284,16 @@ impl NameBuf {
         self.len += dot + label.len();
     }
 
-    /// The name normalised; `None` for the root, or a name with bytes a host name cannot have.
-    fn normalized(&self) -> Option<Arc<str>> {
+    /// The name checked and normalised; `None` for the root, `BadName` for a name that is not
+    /// a host name (a label with a dot or a byte a host name cannot have, an empty label).
+    fn host_name(&self) -> Result<Option<Arc<str>>, BadName> {
         if !self.valid {
-            return None;
+            return Err(BadName::BadByte(b'.'));
         }
-        normalize_name(self.text.get(..self.len)?)
+        match self.text.get(..self.len) {
+            None | Some([]) => Ok(None),
+            Some(text) => host_name(text).map(Some),
+        }
     }
 }
 
@@ -484,7 +494,7 @@ mod tests {
     }
 
     #[test]
-    fn root_and_binary_names_give_no_qname() {
+    fn root_gives_no_qname_and_binary_names_are_bad_names() {
         let mut msg = header(1, 0x0100, 1, 0);
         question(&mut msg, &[0], 2);
         assert_eq!(parse(&msg).map(|m| m.qname), Ok(None));
@@ -495,7 +505,10 @@ mod tests {
             &[3, b'a', 0, b'b', 3, b'c', b'o', b'm', 0],
             TYPE_A,
         );
-        assert_eq!(parse(&msg).map(|m| m.qname), Ok(None));
+        assert_eq!(
+            parse(&msg).map(|m| m.qname),
+            Err(DnsError::BadName(BadName::BadByte(0)))
+        );
 
         // A dot inside a label would make the text form ambiguous.
         let mut msg = header(1, 0x0100, 1, 0);
@@ -504,7 +517,10 @@ mod tests {
             &[3, b'a', b'.', b'b', 3, b'c', b'o', b'm', 0],
             TYPE_A,
         );
-        assert_eq!(parse(&msg).map(|m| m.qname), Ok(None));
+        assert_eq!(
+            parse(&msg).map(|m| m.qname),
+            Err(DnsError::BadName(BadName::BadByte(b'.')))
+        );
     }
 
     #[test]
@@ -592,10 +608,31 @@ mod tests {
         let mut msg = header(1, 0x8180, 1, 40);
         question(&mut msg, &wire_name("a.example"), TYPE_A);
         assert!(!looks_like_dns(&msg));
-        // A question that starts with a pointer.
+        // A question that starts with an extended label type.
+        let mut msg = header(1, 0x0100, 1, 0);
+        question(&mut msg, &[0x41, 0, 0], TYPE_A);
+        assert!(!looks_like_dns(&msg));
+    }
+
+    #[test]
+    fn query_name_pointing_at_itself_is_dns_and_malformed() {
+        // The question's name is a pointer to its own offset (12): it looks like DNS, so the
+        // flow is parsed as DNS and the loop is counted, not taken for another protocol.
+        let mut msg = header(1, 0x0100, 1, 0);
+        question(&mut msg, &ptr(field::HEADER_LEN), TYPE_A);
+        assert!(looks_like_dns(&msg));
+        assert_eq!(
+            parse(&msg),
+            Err(DnsError::Malformed("compression pointer loop"))
+        );
+        // A pointer into the header is refused the same way.
         let mut msg = header(1, 0x0100, 1, 0);
         question(&mut msg, &ptr(0), TYPE_A);
-        assert!(!looks_like_dns(&msg));
+        assert!(looks_like_dns(&msg));
+        assert_eq!(
+            parse(&msg),
+            Err(DnsError::Malformed("compression pointer loop"))
+        );
     }
 
     proptest! {

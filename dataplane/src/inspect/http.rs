@@ -7,7 +7,7 @@
 //! [`MAX_HEAD_LEN`] without an end is not taken for HTTP. Bodies, HTTP/2 and responses are out of
 //! scope. Nothing is allocated but the returned name.
 
-use super::normalize_name;
+use super::hostname::{host_name, BadName};
 use std::sync::Arc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -16,6 +16,9 @@ pub enum HttpError {
     Incomplete,
     #[error("not an HTTP/1.x request")]
     NotHttp,
+    /// A Host (or CONNECT authority) that is not a host name ([`super::hostname`]).
+    #[error("bad host: {0}")]
+    BadName(BadName),
 }
 
 /// The longest request head looked at; one without its end within this many bytes is `NotHttp`.
@@ -98,13 +101,16 @@ pub fn parse_request_host(stream: &[u8]) -> Result<Option<Arc<str>>, HttpError> 
     } else {
         absolute_form_authority(target)
     };
-    let from_host = host.filter(|h| !h.is_empty()).and_then(host_of_authority);
-    let from_target = target_authority.and_then(host_of_authority);
-    Ok(if method == CONNECT {
-        from_target.or(from_host)
+    let host = host.filter(|h| !h.is_empty());
+    let authority = if method == CONNECT {
+        target_authority.or(host)
     } else {
-        from_host.or(from_target)
-    })
+        host.or(target_authority)
+    };
+    authority
+        .map(host_of_authority)
+        .transpose()
+        .map_err(HttpError::BadName)
 }
 
 /// Whether `start` can be the beginning of an HTTP/1.x request (a known method and a space, or
@@ -192,19 +198,22 @@ fn absolute_form_authority(target: &[u8]) -> Option<&[u8]> {
 }
 
 /// The host of `host[:port]` or `[v6]:port`, normalised; IPv6 literals come without brackets.
-fn host_of_authority(authority: &[u8]) -> Option<Arc<str>> {
+fn host_of_authority(authority: &[u8]) -> Result<Arc<str>, BadName> {
     let authority = trim(authority);
     if let Some(inner) = authority.strip_prefix(b"[") {
-        let close = inner.iter().position(|&b| b == b']')?;
-        return normalize_name(inner.get(..close)?);
+        let close = inner
+            .iter()
+            .position(|&b| b == b']')
+            .ok_or(BadName::BadByte(b'['))?;
+        return host_name(inner.get(..close).unwrap_or_default());
     }
     let mut colons = authority.iter().enumerate().filter(|(_, &b)| b == b':');
     let host = match (colons.next(), colons.next()) {
-        (Some((at, _)), None) => authority.get(..at)?,
+        (Some((at, _)), None) => authority.get(..at).unwrap_or_default(),
         // No port, or a bare IPv6 address (not allowed, but unambiguous enough).
         _ => authority,
     };
-    normalize_name(host)
+    host_name(host)
 }
 
 /// Strips optional whitespace (SP, HTAB) at both ends.
@@ -284,8 +293,29 @@ mod tests {
         );
         assert_eq!(
             parse_request_host(b"GET / HTTP/1.1\r\nHost: [::1\r\n\r\n"),
-            Ok(None)
+            Err(HttpError::BadName(BadName::BadByte(b'[')))
         );
+    }
+
+    #[test]
+    fn host_that_is_not_a_host_name_is_a_bad_name() {
+        for (head, why) in [
+            (
+                &b"GET / HTTP/1.1\r\nHost: ....\r\n\r\n"[..],
+                BadName::EmptyLabel,
+            ),
+            (
+                b"GET / HTTP/1.1\r\nHost: a b.com\r\n\r\n",
+                BadName::BadByte(b' '),
+            ),
+            (b"GET / HTTP/1.1\r\nHost: :80\r\n\r\n", BadName::Empty),
+            (
+                b"CONNECT a..b:443 HTTP/1.1\r\nHost: ok.com\r\n\r\n",
+                BadName::EmptyLabel,
+            ),
+        ] {
+            assert_eq!(parse_request_host(head), Err(HttpError::BadName(why)));
+        }
     }
 
     #[test]

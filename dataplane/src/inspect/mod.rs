@@ -5,6 +5,7 @@
 //! trailing dot (see [`normalize_name`]).
 
 pub mod dns;
+pub mod hostname;
 pub mod http;
 pub mod namer;
 pub mod quic;
@@ -13,26 +14,12 @@ pub mod tls;
 
 use std::sync::Arc;
 
-/// Longest host name (RFC 1035 section 2.3.4, without the trailing dot).
-const MAX_NAME: usize = 253;
-
-/// Lower-cases `name` and strips one trailing dot. Returns `None` for an empty name or one with
-/// bytes that cannot be in a host name (controls, spaces, non-ASCII). The name is shared text
-/// made with one allocation: flows, DNS answers and records all hold it.
+/// Lower-cases `name` and strips one trailing dot. Returns `None` for anything that is not a
+/// host name ([`hostname::check`]: an empty name or label, bytes that cannot be in a host name,
+/// too long). The name is shared text made with one allocation: flows, DNS answers and records
+/// all hold it.
 pub fn normalize_name(name: &[u8]) -> Option<Arc<str>> {
-    let name = name.strip_suffix(b".").unwrap_or(name);
-    if name.is_empty() || name.len() > MAX_NAME {
-        return None;
-    }
-    let mut lower = [0u8; MAX_NAME];
-    let out = lower.get_mut(..name.len())?;
-    for (o, &b) in out.iter_mut().zip(name) {
-        if !b.is_ascii_graphic() || b == b'/' || b == b'\\' {
-            return None;
-        }
-        *o = b.to_ascii_lowercase();
-    }
-    std::str::from_utf8(out).ok().map(Arc::from)
+    hostname::host_name(name).ok()
 }
 
 #[cfg(test)]

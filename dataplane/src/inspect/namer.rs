@@ -132,6 +132,10 @@ pub enum Failure {
 impl Failure {
     pub fn reason(&self) -> &'static str {
         match self {
+            Failure::Tls(tls::TlsError::BadName(_))
+            | Failure::Http(http::HttpError::BadName(_))
+            | Failure::Dns(dns::DnsError::BadName(_))
+            | Failure::Quic(quic::QuicError::BadName(_)) => "bad_name",
             Failure::Tls(_) => "tls_malformed",
             Failure::Http(_) => "http_malformed",
             Failure::Dns(_) => "dns_malformed",

@@ -13,7 +13,7 @@
 //! into a buffer, bounded by [`MAX_HELLO_LEN`]. SSLv2-compatible hellos are not recognised
 //! (`NotClientHello`). Nothing here decrypts or validates anything beyond the lengths.
 
-use super::normalize_name;
+use super::hostname::{host_name, BadName};
 use std::sync::Arc;
 
 /// What a ClientHello says about where it is going.
@@ -90,6 +90,9 @@ pub enum TlsError {
     /// A ClientHello that breaks its own length rules; names the field.
     #[error("malformed ClientHello: {0}")]
     Malformed(&'static str),
+    /// A server name that is not a host name ([`super::hostname`]).
+    #[error("bad server name: {0}")]
+    BadName(BadName),
 }
 
 /// The largest ClientHello handshake message accepted (header included).
@@ -358,8 +361,8 @@ fn parse_body(body: &[u8]) -> Result<ClientHello, TlsError> {
     Ok(hello)
 }
 
-/// The first host_name of a server_name extension (RFC 6066 §3), normalised; `None` if it is
-/// not a valid host name or there is no host_name entry.
+/// The first host_name of a server_name extension (RFC 6066 §3), normalised; `None` if there
+/// is no host_name entry, `BadName` if it is not a host name.
 fn parse_server_name(data: &[u8]) -> Result<Option<Arc<str>>, TlsError> {
     let mut outer = Reader { buf: data };
     let list = outer.vec16("server_name")?;
@@ -372,10 +375,10 @@ fn parse_server_name(data: &[u8]) -> Result<Option<Arc<str>>, TlsError> {
         let kind = r.u8("server_name")?;
         let name = r.vec16("server_name")?;
         if kind == ext::NAME_TYPE_HOST_NAME && found.is_none() {
-            found = Some(normalize_name(name));
+            found = Some(host_name(name).map_err(TlsError::BadName)?);
         }
     }
-    Ok(found.flatten())
+    Ok(found)
 }
 
 /// ALPN protocol names (RFC 7301 §3.1) in order. Names that are not printable ASCII (binary or
@@ -697,15 +700,21 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn invalid_host_name_gives_no_sni() {
-        let spec = HelloSpec {
-            sni: Some(b"bad name\x00"),
-            ..HelloSpec::default()
-        };
-        assert_eq!(
-            parse_client_hello_handshake(&client_hello(&spec)),
-            Ok(expected(None))
-        );
+    fn sni_that_is_not_a_host_name_is_a_bad_name() {
+        for (sni, why) in [
+            (&b"bad name\x00"[..], BadName::BadByte(b' ')),
+            (b"....", BadName::EmptyLabel),
+            (b"", BadName::Empty),
+        ] {
+            let spec = HelloSpec {
+                sni: Some(sni),
+                ..HelloSpec::default()
+            };
+            assert_eq!(
+                parse_client_hello_handshake(&client_hello(&spec)),
+                Err(TlsError::BadName(why))
+            );
+        }
     }
 
     #[test]

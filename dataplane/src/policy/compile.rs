@@ -32,13 +32,19 @@ pub(crate) fn compile(
     let file: PolicyFile = match toml::from_str(text) {
         Ok(f) => f,
         Err(e) => {
+            let at = e.span().map_or(0, |s| s.start);
             let (line, column) = e.span().map_or((1, 1), |s| lines.line_col(s.start));
+            let field = e
+                .span()
+                .and_then(|s| crate::lines::toml_key_path(text, s.start))
+                .unwrap_or_default();
+            let message = crate::lines::toml_message(text, at, e.message().trim());
             return Err(PolicyErrors(vec![PolicyError {
                 source: source.to_string(),
                 line,
                 column,
-                field: String::new(),
-                kind: K::Syntax(e.message().trim().to_string()),
+                field,
+                kind: K::Syntax(message),
             }]));
         }
     };
@@ -273,7 +279,11 @@ impl Ctx<'_> {
         let id = s.id.get_ref().trim();
         let id_line = self.line(&s.id.span());
         if id.is_empty() {
-            self.err(s.id.span(), field("id"), K::Missing("id"));
+            self.err(
+                s.id.span(),
+                field("id"),
+                K::Empty("the subscriber's MSISDN or IMSI"),
+            );
             ok = false;
         } else if let Some(&first_line) = seen_ids.get(id) {
             self.err(

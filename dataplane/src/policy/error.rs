@@ -10,10 +10,14 @@ use std::fmt;
 pub enum PolicyErrorKind {
     #[error("cannot read the policy file: {0}")]
     Io(String),
+    #[error("not UTF-8 text (byte {0:#04x}); save the file as UTF-8")]
+    NotUtf8(u8),
     #[error("{0}")]
     Syntax(String),
     #[error("missing field `{0}`")]
     Missing(&'static str),
+    #[error("empty; give {0}")]
+    Empty(&'static str),
     #[error("unknown profile `{0}`")]
     UnknownProfile(String),
     #[error("unknown app `{0}` (not in the app catalog)")]

@@ -171,18 +171,25 @@ impl Policy {
         compile::compile(text, source_name, apps)
     }
 
-    /// Reads and compiles a policy file.
+    /// Reads (with the input size cap, [`crate::input`]) and compiles a policy file.
     pub fn load(path: &Path, apps: &dyn AppNames) -> Result<Policy, PolicyErrors> {
         let source = path.display().to_string();
-        match std::fs::read_to_string(path) {
-            Ok(text) => Self::from_toml_str(&text, &source, apps),
-            Err(e) => Err(PolicyErrors(vec![PolicyError {
-                source,
-                line: 0,
-                column: 0,
+        let one = |line, column, kind| {
+            Err(PolicyErrors(vec![PolicyError {
+                source: source.clone(),
+                line,
+                column,
                 field: String::new(),
-                kind: PolicyErrorKind::Io(e.to_string()),
-            }])),
+                kind,
+            }]))
+        };
+        let bytes = match crate::input::read_toml(path) {
+            Ok(bytes) => bytes,
+            Err(e) => return one(0, 0, PolicyErrorKind::Io(e.to_string())),
+        };
+        match crate::lines::utf8(&bytes) {
+            Ok(text) => Self::from_toml_str(text, &source, apps),
+            Err(bad) => one(bad.line, bad.column, PolicyErrorKind::NotUtf8(bad.byte)),
         }
     }
 

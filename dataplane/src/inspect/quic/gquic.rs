@@ -12,7 +12,7 @@
 use super::reader::Reader;
 use super::version::{self, Kind};
 use super::QuicError;
-use crate::inspect::normalize_name;
+use crate::inspect::hostname::{host_name, BadName};
 use crate::inspect::stream::StreamBuf;
 use crate::inspect::tls::{Alpn, ClientHello};
 
@@ -276,6 +276,8 @@ pub enum ChloError {
     /// The stream does not start with a CHLO.
     NotChlo,
     Malformed(&'static str),
+    /// An SNI tag that is not a host name.
+    BadName(BadName),
 }
 
 fn le_u32(b: &[u8]) -> u32 {
@@ -320,7 +322,9 @@ pub fn parse_chlo(msg: &[u8]) -> Result<ClientHello, ChloError> {
     }
     let sni = sni
         .and_then(|(s, e)| msg.get(values_start + s..values_start + e))
-        .and_then(normalize_name);
+        .map(host_name)
+        .transpose()
+        .map_err(ChloError::BadName)?;
     Ok(ClientHello {
         sni,
         alpn: Alpn::default(),

@@ -30,6 +30,9 @@ pub enum QuicError {
     Malformed(&'static str),
     #[error("QUIC Initial failed to decrypt")]
     DecryptFailed,
+    /// The ClientHello's server name is not a host name ([`crate::inspect::hostname`]).
+    #[error("bad server name: {0}")]
+    BadName(crate::inspect::hostname::BadName),
 }
 
 /// What feeding one client datagram produced.
@@ -262,6 +265,7 @@ impl QuicState {
                     "CRYPTO stream does not start with a ClientHello",
                 )),
                 Err(TlsError::Malformed(m)) => Err(QuicError::Malformed(m)),
+                Err(TlsError::BadName(b)) => Err(QuicError::BadName(b)),
             },
             Some(Handshake::Chlo) => match gquic::parse_chlo(stream) {
                 Ok(hello) => Ok(QuicProgress::Hello(hello)),
@@ -273,6 +277,7 @@ impl QuicState {
                     "handshake stream does not start with a CHLO",
                 )),
                 Err(gquic::ChloError::Malformed(m)) => Err(QuicError::Malformed(m)),
+                Err(gquic::ChloError::BadName(b)) => Err(QuicError::BadName(b)),
             },
         }
     }

@@ -497,3 +497,27 @@ fn handshake_stream_is_bounded() {
     assert!(s.handshake.buf.overflowed());
     let _ = LABELS_V1;
 }
+
+#[test]
+fn sni_that_is_not_a_host_name_is_a_bad_name_in_ietf_and_google_quic() {
+    use crate::inspect::hostname::BadName;
+    // The RFC 9001 hello with its SNI `example.com` made `example..om` (same length).
+    let mut ch = rfc_client_hello();
+    let at = ch
+        .windows(11)
+        .position(|w| w == b"example.com")
+        .expect("the SNI");
+    ch[at..at + 11].copy_from_slice(b"example..om");
+    let dcid = [0x22u8; 8];
+    let m = keys_for(version::V1, &dcid);
+    let pkt = seal_initial(&m, 0, version::V1, &dcid, 0, &crypto_payload(0, &ch, 1162));
+    assert_eq!(
+        QuicState::default().feed(&pkt),
+        Err(QuicError::BadName(BadName::EmptyLabel))
+    );
+    let msg = chlo(&[(b"PAD\0", &[0x2d; 40]), (b"SNI\0", b"....")]);
+    assert_eq!(
+        QuicState::default().feed(&q046_packet(&msg)),
+        Err(QuicError::BadName(BadName::EmptyLabel))
+    );
+}
