@@ -371,12 +371,17 @@ fn name(flow: &mut Flow, dir: Direction, packet: &Packet<'_>, counters: &mut Cou
     }
 }
 
-/// Ends naming: counts why it failed, if it did, keeps the protocol recognised even without a
-/// name, and drops the inspection state.
+/// Ends naming: counts why it failed or what evasion it saw, if any (an evasive flow is marked
+/// for the policy), keeps the protocol recognised even without a name, and drops the
+/// inspection state.
 fn end_naming(flow: &mut Flow, counters: &mut Counters) {
     if let Some(namer) = flow.namer.take() {
         if let Some(f) = namer.failure {
             counters.count(f.reason());
+        }
+        if let Some(e) = namer.evasion() {
+            counters.count(e.reason());
+            flow.evasive = true;
         }
         if let Some(p) = namer.proto() {
             let n = flow.name.get_or_insert_with(Box::default);

@@ -1,6 +1,16 @@
 //! Naming one flow: the per-flow state that picks an extractor from the first bytes each side
 //! sends, feeds it (reassembling TCP streams and QUIC CRYPTO data), and stops as soon as a name
-//! is known or a packet budget runs out.
+//! is known or there is nothing more to learn.
+//!
+//! Segmentation cannot wear naming out: what bounds it is the 16 KiB of each side's stream that
+//! reassembly keeps. Packets are capped only to bound work, and generously: a hello in 2,048
+//! segments that each bring new bytes is still read, and retransmissions, overlaps and the
+//! other side's packets (which bring nothing new) have a cap of their own and cost no re-parse.
+//! A flow that shows signs of evasion is marked ([`Evasion`]): segments that overlap with
+//! different bytes, a ClientHello or request head larger than the stream limit, or a hello that
+//! began and was never completed (the caps ran out, the server answered a hello naming never
+//! saw whole, the QUIC client moved on to 1-RTT packets, or the flow ended). The policy decides
+//! what an evasive flow gets (the profile's `evasion` option).
 //!
 //! Both sides are inspected independently, so a flow whose first packets were missed (and whose
 //! client was guessed wrong) is still named from the ClientHello or request it carries. DNS
@@ -16,8 +26,14 @@ use std::sync::Arc;
 /// Bytes of each side's stream kept for naming: enough for a post-quantum ClientHello spread
 /// over several records.
 const STREAM_LIMIT: u32 = 16 * 1024;
-/// Packets carrying payload that a flow is inspected for, at most.
-const PACKET_BUDGET: u16 = 32;
+/// Packets that bring new bytes (or a datagram to read) a flow is inspected for, at most: each
+/// re-reads the hello so far, so this bounds work; the byte limit above is what bounds naming.
+/// A hello in 2,048 one-byte segments is still read.
+const FRESH_PACKETS: u16 = 2048;
+/// Packets with payload that bring nothing new (retransmissions, overlaps, the other side's
+/// data, Initials without new CRYPTO data) a flow is inspected for, at most. They cost a
+/// comparison of the bytes they overlap and no re-parse.
+const STALE_PACKETS: u16 = 2048;
 /// The well-known DNS port; DNS is only looked for on flows that use it.
 const DNS_PORT: u16 = 53;
 
@@ -142,28 +158,79 @@ impl Failure {
     }
 }
 
+/// Why a flow is taken for an attempt to get around naming. Counted by [`Evasion::reason`]; the
+/// policy decides what an evasive flow gets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Evasion {
+    /// TCP segments overlapped bytes already seen with different bytes.
+    TcpOverlapMismatch,
+    /// QUIC CRYPTO frames overlapped bytes already seen with different bytes.
+    QuicCryptoMismatch,
+    /// A ClientHello larger than the stream limit: its name cannot be read.
+    TlsHelloTooLarge,
+    /// A request head larger than the stream limit.
+    HttpHeadTooLarge,
+    /// A hello or request began and naming ended before it was complete.
+    Abandoned(Hello),
+}
+
+/// What a side had begun to send when naming ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Hello {
+    Tls,
+    Http,
+    Quic,
+    /// TCP bytes not yet recognisable (too few, or after a gap at the start).
+    Tcp,
+}
+
+impl Evasion {
+    pub fn reason(self) -> &'static str {
+        match self {
+            Evasion::TcpOverlapMismatch => "tcp_overlap_mismatch",
+            Evasion::QuicCryptoMismatch => "quic_crypto_mismatch",
+            Evasion::TlsHelloTooLarge => "tls_hello_too_large",
+            Evasion::HttpHeadTooLarge => "http_head_too_large",
+            Evasion::Abandoned(Hello::Tls) => "naming_abandoned_tls",
+            Evasion::Abandoned(Hello::Http) => "naming_abandoned_http",
+            Evasion::Abandoned(Hello::Quic) => "naming_abandoned_quic",
+            Evasion::Abandoned(Hello::Tcp) => "naming_abandoned_tcp",
+        }
+    }
+}
+
 /// Per-flow naming state.
 #[derive(Debug)]
 pub struct Namer {
     sides: [SideState; 2],
-    budget: u16,
+    /// Packets left that may bring new bytes ([`FRESH_PACKETS`]).
+    fresh_left: u16,
+    /// Packets left that bring nothing new ([`STALE_PACKETS`]).
+    stale_left: u16,
     is_dns: bool,
     /// The protocol recognised so far, even without a name (a hello without SNI).
     proto: Option<Proto>,
     named: bool,
+    /// Naming stopped before a name was found (evasion seen).
+    stopped: bool,
     /// The first failure seen, for counting.
     pub failure: Option<Failure>,
+    /// The first sign of evasion seen while naming ran (see also [`Namer::evasion`]).
+    evasion: Option<Evasion>,
 }
 
 impl Default for Namer {
     fn default() -> Self {
         Namer {
             sides: [SideState::Undecided, SideState::Undecided],
-            budget: PACKET_BUDGET,
+            fresh_left: FRESH_PACKETS,
+            stale_left: STALE_PACKETS,
             is_dns: false,
             proto: None,
             named: false,
+            stopped: false,
             failure: None,
+            evasion: None,
         }
     }
 }
@@ -193,33 +260,62 @@ impl Namer {
         self.proto
     }
 
-    /// Whether inspection has ended (named, or nothing more to learn): drop the namer.
+    /// Whether inspection has ended (named, stopped, out of packets, or nothing more to
+    /// learn): drop the namer.
     pub fn is_done(&self) -> bool {
-        self.named || self.budget == 0 || self.sides.iter().all(|s| matches!(s, SideState::Done))
+        self.named
+            || self.stopped
+            || self.fresh_left == 0
+            || self.stale_left == 0
+            || self.sides.iter().all(|s| matches!(s, SideState::Done))
+    }
+
+    /// The sign of evasion that naming ended with, if any: one seen while it ran, or, when
+    /// naming ends now without a name, a hello that a side began and did not complete. Call it
+    /// once naming ends (done, or the flow ended).
+    pub fn evasion(&self) -> Option<Evasion> {
+        if self.evasion.is_some() || self.named {
+            return self.evasion;
+        }
+        self.sides
+            .iter()
+            .find_map(begun_hello)
+            .map(Evasion::Abandoned)
     }
 
     /// Feeds one packet of the flow.
     pub fn feed(&mut self, seg: &Segment<'_>) -> Step {
         if self.is_dns_flow(seg) {
             if !seg.payload.is_empty() {
-                self.budget = self.budget.saturating_sub(1);
+                self.fresh_left = self.fresh_left.saturating_sub(1);
             }
             return self.feed_dns(seg);
         }
-        if self.named || (seg.payload.is_empty() && seg.flags == 0) {
+        if self.named || self.stopped || (seg.payload.is_empty() && seg.flags == 0) {
             return Step::default();
         }
-        if !seg.payload.is_empty() {
-            self.budget = self.budget.saturating_sub(1);
-        }
-        let found = match seg.l4 {
+        let (found, fresh) = match seg.l4 {
             L4::Tcp => self.feed_tcp(seg),
             L4::Udp => self.feed_udp(seg),
         };
+        if !seg.payload.is_empty() {
+            let left = if fresh {
+                &mut self.fresh_left
+            } else {
+                &mut self.stale_left
+            };
+            *left = left.saturating_sub(1);
+        }
         if found.is_some() {
             self.named = true;
         }
         Step { name: found }
+    }
+
+    /// Stops naming for a sign of evasion.
+    fn stop(&mut self, why: Evasion) {
+        self.evasion.get_or_insert(why);
+        self.stopped = true;
     }
 
     fn is_dns_flow(&mut self, seg: &Segment<'_>) -> bool {
@@ -286,24 +382,50 @@ impl Namer {
         }
     }
 
-    fn feed_tcp(&mut self, seg: &Segment<'_>) -> Option<FlowName> {
+    /// One TCP segment: the name if it completes a hello, and whether it brought new bytes.
+    fn feed_tcp(&mut self, seg: &Segment<'_>) -> (Option<FlowName>, bool) {
+        if seg.side == 1 && !seg.payload.is_empty() {
+            // The server answering a hello or request naming has not seen whole: the server saw
+            // one (whatever the capture shows), so naming was evaded.
+            if let Some(hello @ (Hello::Tls | Hello::Http)) = begun_hello(&self.sides[0]) {
+                self.stop(Evasion::Abandoned(hello));
+                return (None, false);
+            }
+        }
         if let Some(found) = self.feed_tcp_in_place(seg) {
-            return found;
+            return (found, true);
         }
         let side = &mut self.sides[seg.side];
         match side {
-            SideState::Done | SideState::Quic(_) | SideState::DnsTcp(_) => return None,
+            SideState::Done | SideState::Quic(_) | SideState::DnsTcp(_) => return (None, false),
             SideState::Undecided => *side = SideState::Pending(TcpStream::new(STREAM_LIMIT)),
             SideState::Tls(_) | SideState::Http(_) | SideState::Pending(_) => {}
         }
-        if let SideState::Tls(s) | SideState::Http(s) | SideState::Pending(s) = side {
-            s.segment(seg.seq, seg.flags, seg.payload);
+        let (added, grew, mismatched) = match side {
+            SideState::Tls(s) | SideState::Http(s) | SideState::Pending(s) => {
+                let before = s.contiguous().len();
+                let added = s.segment(seg.seq, seg.flags, seg.payload);
+                (added, s.contiguous().len() > before, s.mismatched())
+            }
+            _ => (0, false, false),
+        };
+        let fresh = added > 0;
+        if mismatched {
+            self.stop(Evasion::TcpOverlapMismatch);
+            return (None, fresh);
         }
+        if !grew {
+            // Nothing new at the front: the answer cannot have changed.
+            return (None, fresh);
+        }
+        let side = &mut self.sides[seg.side];
         if let SideState::Pending(s) = side {
             let bytes = s.contiguous();
-            let kind = first_bytes(bytes, s.is_full())?;
+            let Some(kind) = first_bytes(bytes, s.is_full()) else {
+                return (None, true);
+            };
             let SideState::Pending(s) = std::mem::take(side) else {
-                return None;
+                return (None, true);
             };
             *side = match kind {
                 Kind::Tls => SideState::Tls(s),
@@ -311,11 +433,16 @@ impl Namer {
                 Kind::Other => SideState::Done,
             };
         }
-        match side {
+        let found = match side {
             SideState::Tls(s) => {
                 let full = s.is_full();
                 match tls::parse_client_hello_records(s.contiguous()) {
                     Err(tls::TlsError::Incomplete) if !full => None,
+                    Err(tls::TlsError::Incomplete) => {
+                        self.sides[seg.side] = SideState::Done;
+                        self.stop(Evasion::TlsHelloTooLarge);
+                        None
+                    }
                     parsed => self.tls_read(seg.side, parsed),
                 }
             }
@@ -323,11 +450,17 @@ impl Namer {
                 let full = s.is_full();
                 match http::parse_request_host(s.contiguous()) {
                     Err(http::HttpError::Incomplete) if !full => None,
+                    Err(http::HttpError::NotHttp) if full => {
+                        self.sides[seg.side] = SideState::Done;
+                        self.stop(Evasion::HttpHeadTooLarge);
+                        None
+                    }
                     parsed => self.http_read(seg.side, parsed),
                 }
             }
             _ => None,
-        }
+        };
+        (found, true)
     }
 
     /// A side's first segment, read where it lies: most hellos and requests fit in one segment,
@@ -411,7 +544,8 @@ impl Namer {
         }
     }
 
-    fn feed_udp(&mut self, seg: &Segment<'_>) -> Option<FlowName> {
+    /// One datagram: the name if it completes a hello, and whether it brought new bytes.
+    fn feed_udp(&mut self, seg: &Segment<'_>) -> (Option<FlowName>, bool) {
         let side = &mut self.sides[seg.side];
         if let SideState::Undecided = side {
             // The server's Initials are encrypted with keys naming cannot derive.
@@ -419,15 +553,27 @@ impl Namer {
                 SideState::Quic(Box::default())
             } else if seg.side == 0 && is_long_header(seg.payload) {
                 // 0-RTT or Handshake before the Initial in capture order: keep waiting.
-                return None;
+                return (None, false);
             } else {
                 SideState::Done
             };
         }
         let SideState::Quic(state) = side else {
-            return None;
+            return (None, false);
         };
-        match state.feed(seg.payload) {
+        if state.has_partial_hello() && quic::is_short_header(seg.payload) {
+            // 1-RTT packets: the handshake is over, with a hello naming never saw whole.
+            self.stop(Evasion::Abandoned(Hello::Quic));
+            return (None, false);
+        }
+        let held = state.handshake_held();
+        let progress = state.feed(seg.payload);
+        let fresh = state.handshake_held() > held;
+        if state.handshake_mismatched() {
+            self.stop(Evasion::QuicCryptoMismatch);
+            return (None, fresh);
+        }
+        let found = match progress {
             Ok(quic::QuicProgress::NeedMore) => None,
             Ok(quic::QuicProgress::Hello(hello)) => {
                 *side = SideState::Done;
@@ -440,8 +586,8 @@ impl Namer {
                 })
             }
             Err(quic::QuicError::NotQuic) => {
-                // A later datagram that is not an Initial (short header, server data) ends
-                // nothing: the ClientHello may still complete in the next Initial.
+                // A later datagram that is not an Initial (server data, a packet of another
+                // kind) ends nothing: the ClientHello may still complete in the next Initial.
                 None
             }
             Err(e) => {
@@ -449,7 +595,19 @@ impl Namer {
                 *side = SideState::Done;
                 None
             }
-        }
+        };
+        (found, fresh)
+    }
+}
+
+/// What a side had begun to send and not completed, if anything.
+fn begun_hello(side: &SideState) -> Option<Hello> {
+    match side {
+        SideState::Tls(_) => Some(Hello::Tls),
+        SideState::Http(_) => Some(Hello::Http),
+        SideState::Pending(s) if !s.is_empty() => Some(Hello::Tcp),
+        SideState::Quic(q) if q.has_partial_hello() => Some(Hello::Quic),
+        _ => None,
     }
 }
 
@@ -591,20 +749,188 @@ mod tests {
         assert!(n.is_done());
     }
 
-    #[test]
-    fn packet_budget_ends_inspection() {
-        let mut n = Namer::default();
-        let mut seq = 1u32;
-        for _ in 0..PACKET_BUDGET {
-            // A TLS record header announcing more than ever arrives keeps the hello incomplete.
-            let payload: &[u8] = if seq == 1 {
-                &[0x16, 0x03, 0x01, 0x3f, 0xff, 0x01]
-            } else {
-                &[0; 10]
-            };
-            n.feed(&seg(0, L4::Tcp, seq, ACK, payload));
-            seq += payload.len() as u32;
+    /// Feeds `pieces` (stream offset, bytes) of the client's stream after a SYN at `isn`;
+    /// returns the name found, if any.
+    fn feed_client(n: &mut Namer, isn: u32, pieces: &[(usize, &[u8])]) -> Option<FlowName> {
+        let mut found = None;
+        for &(off, bytes) in pieces {
+            let step = n.feed(&seg(0, L4::Tcp, isn + 1 + off as u32, ACK, bytes));
+            found = found.or(step.name);
         }
+        found
+    }
+
+    fn pq_hello() -> Vec<u8> {
+        record(&client_hello(&HelloSpec {
+            post_quantum: true,
+            ..Default::default()
+        }))
+    }
+
+    #[test]
+    fn hello_in_one_byte_segments_is_named() {
+        let hello = pq_hello();
+        assert!(hello.len() > 1000, "{} bytes", hello.len());
+        let pieces: Vec<(usize, &[u8])> = (0..hello.len()).map(|i| (i, &hello[i..=i])).collect();
+        let mut n = Namer::new(Some(1000));
+        let name = feed_client(&mut n, 1000, &pieces).expect("named");
+        assert_eq!(name.name.as_deref(), Some("www.example.com"));
+        assert_eq!(n.evasion(), None);
+    }
+
+    #[test]
+    fn hello_in_33_segments_is_named() {
+        // 32 segments was where naming used to give up.
+        let hello = pq_hello();
+        let step = hello.len().div_ceil(33);
+        let pieces: Vec<(usize, &[u8])> = hello
+            .chunks(step)
+            .enumerate()
+            .map(|(i, c)| (i * step, c))
+            .collect();
+        assert_eq!(pieces.len(), 33);
+        let mut n = Namer::new(Some(5));
+        let name = feed_client(&mut n, 5, &pieces).expect("named");
+        assert_eq!(name.name.as_deref(), Some("www.example.com"));
+    }
+
+    #[test]
+    fn retransmitted_first_bytes_do_not_use_up_naming() {
+        let hello = pq_hello();
+        let mut pieces: Vec<(usize, &[u8])> = vec![(0, &hello[..5]); 1000];
+        pieces.push((0, &hello));
+        let mut n = Namer::new(Some(77));
+        let name = feed_client(&mut n, 77, &pieces).expect("named");
+        assert_eq!(name.name.as_deref(), Some("www.example.com"));
+        assert_eq!(n.evasion(), None);
+    }
+
+    #[test]
+    fn endless_retransmissions_of_a_hello_start_end_naming_as_abandoned() {
+        let hello = pq_hello();
+        let pieces: Vec<(usize, &[u8])> = vec![(0, &hello[..5]); usize::from(STALE_PACKETS) + 1];
+        let mut n = Namer::new(Some(77));
+        assert!(feed_client(&mut n, 77, &pieces).is_none());
         assert!(n.is_done());
+        assert_eq!(n.evasion(), Some(Evasion::Abandoned(Hello::Tls)));
+        assert_eq!(
+            n.evasion().map(Evasion::reason),
+            Some("naming_abandoned_tls")
+        );
+    }
+
+    #[test]
+    fn hello_in_more_segments_than_the_cap_is_abandoned() {
+        // A record announcing a hello of 4,000 bytes, sent one byte a segment: the cap on
+        // packets that bring new bytes ends naming before the hello does, and says so.
+        let mut stream = vec![0x16, 3, 1, 0x0f, 0xa0, 1, 0, 0x0f, 0x9c, 3, 3];
+        stream.resize(4005, 0);
+        let pieces: Vec<(usize, &[u8])> = (0..usize::from(FRESH_PACKETS))
+            .map(|i| (i, &stream[i..=i]))
+            .collect();
+        let mut n = Namer::new(Some(0));
+        assert!(feed_client(&mut n, 0, &pieces[..pieces.len() - 1]).is_none());
+        assert!(!n.is_done());
+        assert!(feed_client(&mut n, 0, &pieces[pieces.len() - 1..]).is_none());
+        assert!(n.is_done());
+        assert_eq!(n.evasion(), Some(Evasion::Abandoned(Hello::Tls)));
+    }
+
+    #[test]
+    fn overlapping_segments_with_the_same_bytes_are_named() {
+        let hello = pq_hello();
+        // Segments of 100 bytes every 60: each overlaps the one before by 40 bytes.
+        let pieces: Vec<(usize, &[u8])> = (0..hello.len())
+            .step_by(60)
+            .map(|o| (o, &hello[o..(o + 100).min(hello.len())]))
+            .collect();
+        let mut n = Namer::new(Some(9));
+        let name = feed_client(&mut n, 9, &pieces).expect("named");
+        assert_eq!(name.name.as_deref(), Some("www.example.com"));
+        assert_eq!(n.evasion(), None);
+    }
+
+    #[test]
+    fn overlapping_segments_with_different_bytes_end_naming_as_evasion() {
+        let hello = record(&client_hello(&HelloSpec::default()));
+        let at = hello
+            .windows(15)
+            .position(|w| w == b"www.Example.COM")
+            .expect("the name in the hello");
+        // The first copy names another host; the second, as the server may keep it, differs.
+        let mut decoy = hello[..at + 15].to_vec();
+        decoy[at..at + 3].copy_from_slice(b"xyz");
+        let mut n = Namer::new(Some(9));
+        assert!(feed_client(&mut n, 9, &[(0, &decoy)]).is_none());
+        assert!(!n.is_done());
+        let found = feed_client(&mut n, 9, &[(0, &hello)]);
+        assert!(found.is_none(), "{found:?}");
+        assert!(n.is_done());
+        assert_eq!(n.evasion(), Some(Evasion::TcpOverlapMismatch));
+        assert_eq!(
+            n.evasion().map(Evasion::reason),
+            Some("tcp_overlap_mismatch")
+        );
+    }
+
+    #[test]
+    fn server_answering_an_unfinished_hello_ends_naming_as_abandoned() {
+        let hello = pq_hello();
+        let mut n = Namer::new(Some(9));
+        assert!(feed_client(&mut n, 9, &[(0, &hello[..300])]).is_none());
+        assert!(!n.is_done());
+        // Empty ACKs from the server are fine.
+        n.feed(&seg(1, L4::Tcp, 501, ACK, b""));
+        assert!(!n.is_done());
+        n.feed(&seg(1, L4::Tcp, 501, ACK, &[0x16, 3, 3, 0, 80, 2]));
+        assert!(n.is_done());
+        assert_eq!(n.evasion(), Some(Evasion::Abandoned(Hello::Tls)));
+    }
+
+    #[test]
+    fn flow_ending_mid_request_is_abandoned_and_a_named_one_is_not() {
+        let req = b"GET / HTTP/1.1\r\nHost: www.pornhub.com\r\nAccept: */*\r\n\r\n";
+        let mut n = Namer::new(Some(0));
+        assert!(feed_client(&mut n, 0, &[(0, &req[..30])]).is_none());
+        assert!(!n.is_done());
+        assert_eq!(n.evasion(), Some(Evasion::Abandoned(Hello::Http)));
+        let pieces: Vec<(usize, &[u8])> = (30..req.len()).map(|i| (i, &req[i..=i])).collect();
+        let name = feed_client(&mut n, 0, &pieces).expect("named");
+        assert_eq!(name.name.as_deref(), Some("www.pornhub.com"));
+        assert_eq!(n.evasion(), None);
+    }
+
+    #[test]
+    fn hello_larger_than_the_stream_limit_is_counted_as_too_large() {
+        // A handshake message of 20,000 bytes in two records: more than naming keeps.
+        let mut msg = vec![1, 0, 0x4e, 0x1c];
+        msg.extend_from_slice(&[3, 3]);
+        msg.resize(20_004, 0);
+        let mut stream = Vec::new();
+        for chunk in msg.chunks(16_384) {
+            stream.extend_from_slice(&record(chunk));
+        }
+        let mut n = Namer::new(Some(0));
+        let pieces: Vec<(usize, &[u8])> = stream
+            .chunks(1400)
+            .enumerate()
+            .map(|(i, c)| (i * 1400, c))
+            .collect();
+        assert!(feed_client(&mut n, 0, &pieces).is_none());
+        assert!(n.is_done());
+        assert_eq!(n.evasion(), Some(Evasion::TlsHelloTooLarge));
+        assert_eq!(n.failure, None);
+    }
+
+    #[test]
+    fn other_sides_data_is_no_progress() {
+        // An SSH-like server banner and a client still mid-hello: the banner brings nothing
+        // new to the client's stream, and counts as such.
+        let mut n = Namer::default();
+        n.feed(&seg(0, L4::Tcp, 1, ACK, &[0x16, 3, 1, 0x3f, 0xff, 1]));
+        let fresh = n.fresh_left;
+        n.feed(&seg(0, L4::Tcp, 1, ACK, &[0x16, 3, 1, 0x3f, 0xff, 1]));
+        assert_eq!(n.fresh_left, fresh, "a retransmission is not progress");
+        assert_eq!(n.stale_left, STALE_PACKETS - 1);
     }
 }
