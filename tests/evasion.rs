@@ -1,8 +1,8 @@
 //! End-to-end, as a hostile user would try it: a TLS ClientHello, an HTTP request and a QUIC
 //! Initial hello for `www.pornhub.com` (blocked by the embedded default policy) cut into 33, 100
 //! and 1,000 segments, into 1-byte segments, after 32 retransmissions of its first 5 bytes, in
-//! segments that overlap with the same bytes or with different ones, and begun but never
-//! finished. Each is replayed with `pcgate replay --policy default` and must come out named and
+//! segments that overlap with the same bytes or with different ones, after a decoy hello for
+//! another site, and begun but never finished. Each is replayed with `pcgate replay --policy default` and must come out named and
 //! blocked, or blocked as evasion with its counted reason; either way the packets after the
 //! decision are blocked.
 
@@ -299,6 +299,19 @@ fn tls_hello_in_overlapping_segments_with_different_bytes_is_blocked_as_evasion(
 }
 
 #[test]
+fn tls_decoy_hello_before_the_real_one_is_blocked_as_evasion() {
+    // A whole hello for an allowed site that only the middlebox sees (a low TTL, as zapret's
+    // and GoodbyeDPI's "fake" modes send it), then the real one in the same place.
+    let mut rng = Rng::new(99);
+    let decoy = ClientHello::browser(&mut rng, Some("www.example.com"))
+        .with_post_quantum(true)
+        .to_records(1);
+    let pieces = vec![(0, decoy), (0, tls_hello())];
+    let r = tls_in("tls-decoy", &pieces);
+    r.assert_blocked_as_evasion("tcp_overlap_mismatch");
+}
+
+#[test]
 fn tls_hello_begun_and_never_finished_is_blocked_as_evasion() {
     // Half a hello; the server answers all the same (it saw a whole one, the capture did not).
     let hello = tls_hello();
@@ -363,6 +376,13 @@ fn http_request_in_overlapping_segments_with_different_bytes_is_blocked_as_evasi
         (host.start, req[host.start..].to_vec()),
     ];
     http_in("http-overlap-different", &pieces).assert_blocked_as_evasion("tcp_overlap_mismatch");
+}
+
+#[test]
+fn http_decoy_request_before_the_real_one_is_blocked_as_evasion() {
+    let decoy = pcgate_tools::http::get_request("www.example.com", "/");
+    let pieces = vec![(0, decoy), (0, http_request())];
+    http_in("http-decoy", &pieces).assert_blocked_as_evasion("tcp_overlap_mismatch");
 }
 
 #[test]

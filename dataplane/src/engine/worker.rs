@@ -246,8 +246,9 @@ fn track(
     update(flow, dir, ts_ns, orig_len, &packet);
     let closed_now = !was_closed && flow.is_closed();
     // Naming starts with the first payload: a SYN alone costs no inspection state (the stream
-    // then starts at the first byte seen, and moves back if an earlier segment turns up).
-    if !flow.naming_done && !packet.payload.is_empty() {
+    // then starts at the first byte seen, and moves back if an earlier segment turns up). A
+    // named flow may keep its namer a little longer, to check copies of its hello.
+    if (!flow.naming_done || flow.namer.is_some()) && !packet.payload.is_empty() {
         name(flow, dir, &packet, counters);
     }
     if let Some((enforcer, rules)) = enforcement {
@@ -368,6 +369,15 @@ fn name(flow: &mut Flow, dir: Direction, packet: &Packet<'_>, counters: &mut Cou
     }
     if namer.is_done() {
         end_naming(flow, counters);
+        if flow.evasive {
+            // Evasion seen after the flow was decided (a decoy hello named it): decide again.
+            if let Some(d) = flow.decision.as_deref_mut() {
+                d.epoch = 0;
+            }
+        }
+    } else if namer.is_named() {
+        // Decided from now on; the namer stays to check later copies of the hello.
+        flow.naming_done = true;
     }
 }
 

@@ -7,8 +7,10 @@
 //! segments that each bring new bytes is still read, and retransmissions, overlaps and the
 //! other side's packets (which bring nothing new) have a cap of their own and cost no re-parse.
 //! A flow that shows signs of evasion is marked ([`Evasion`]): segments that overlap with
-//! different bytes, a ClientHello or request head larger than the stream limit, or a hello that
-//! began and was never completed (the caps ran out, the server answered a hello naming never
+//! different bytes (also after naming: the TCP hello that named the flow is kept until the
+//! other side answers, so that a decoy hello sent first and the real one after it are caught),
+//! a ClientHello or request head larger than the stream limit, or a hello that began and was
+//! never completed (the caps ran out, the server answered a hello naming never
 //! saw whole, the QUIC client moved on to 1-RTT packets, or the flow ended). The policy decides
 //! what an evasive flow gets (the profile's `evasion` option).
 //!
@@ -114,6 +116,10 @@ enum SideState {
     /// TCP bytes seen, protocol not yet recognisable (too few bytes).
     Pending(TcpStream),
     Quic(Box<quic::QuicState>),
+    /// A hello or request head that named the flow, kept until the other side answers: a
+    /// later copy of it that differs (a decoy sent first, that the server never kept) makes
+    /// the flow evasive.
+    Check(TcpStream),
     /// This side carries nothing nameable.
     Done,
 }
@@ -263,11 +269,18 @@ impl Namer {
     /// Whether inspection has ended (named, stopped, out of packets, or nothing more to
     /// learn): drop the namer.
     pub fn is_done(&self) -> bool {
+        if self.stopped || self.fresh_left == 0 || self.stale_left == 0 {
+            return true;
+        }
+        if self.named {
+            return !self.sides.iter().any(|s| matches!(s, SideState::Check(_)));
+        }
+        self.sides.iter().all(|s| matches!(s, SideState::Done))
+    }
+
+    /// Whether a name was found (the namer may still check the hello it came from).
+    pub fn is_named(&self) -> bool {
         self.named
-            || self.stopped
-            || self.fresh_left == 0
-            || self.stale_left == 0
-            || self.sides.iter().all(|s| matches!(s, SideState::Done))
     }
 
     /// The sign of evasion that naming ended with, if any: one seen while it ran, or, when
@@ -291,10 +304,11 @@ impl Namer {
             }
             return self.feed_dns(seg);
         }
-        if self.named || self.stopped || (seg.payload.is_empty() && seg.flags == 0) {
+        if self.stopped || (seg.payload.is_empty() && seg.flags == 0) {
             return Step::default();
         }
         let (found, fresh) = match seg.l4 {
+            _ if self.named => (None, self.check(seg)),
             L4::Tcp => self.feed_tcp(seg),
             L4::Udp => self.feed_udp(seg),
         };
@@ -310,6 +324,43 @@ impl Namer {
             self.named = true;
         }
         Step { name: found }
+    }
+
+    /// After naming: compares what a side sends again with the hello that named the flow,
+    /// until the other side answers. Returns whether the segment brought new bytes.
+    fn check(&mut self, seg: &Segment<'_>) -> bool {
+        if seg.payload.is_empty() {
+            return false;
+        }
+        let Some(checked) = self
+            .sides
+            .iter()
+            .position(|s| matches!(s, SideState::Check(_)))
+        else {
+            return false;
+        };
+        if seg.side != checked {
+            // The other side answered: what it answered has passed.
+            self.sides[checked] = SideState::Done;
+            return false;
+        }
+        let SideState::Check(s) = &mut self.sides[checked] else {
+            return false;
+        };
+        let added = s.segment(seg.seq, seg.flags, seg.payload);
+        if s.mismatched() {
+            self.stop(Evasion::TcpOverlapMismatch);
+        }
+        added > 0
+    }
+
+    /// Keeps the stream of a side whose hello named the flow, to check later copies of it.
+    fn keep_for_check(&mut self, side: usize, stream: TcpStream) {
+        if self.named {
+            if let Some(slot) = self.sides.get_mut(side) {
+                *slot = SideState::Check(stream);
+            }
+        }
     }
 
     /// Stops naming for a sign of evasion.
@@ -397,7 +448,9 @@ impl Namer {
         }
         let side = &mut self.sides[seg.side];
         match side {
-            SideState::Done | SideState::Quic(_) | SideState::DnsTcp(_) => return (None, false),
+            SideState::Done | SideState::Quic(_) | SideState::DnsTcp(_) | SideState::Check(_) => {
+                return (None, false)
+            }
             SideState::Undecided => *side = SideState::Pending(TcpStream::new(STREAM_LIMIT)),
             SideState::Tls(_) | SideState::Http(_) | SideState::Pending(_) => {}
         }
@@ -443,7 +496,15 @@ impl Namer {
                         self.stop(Evasion::TlsHelloTooLarge);
                         None
                     }
-                    parsed => self.tls_read(seg.side, parsed),
+                    parsed => {
+                        let stream = std::mem::take(side);
+                        let found = self.tls_read(seg.side, parsed);
+                        if let (Some(_), SideState::Tls(s)) = (&found, stream) {
+                            self.named = true;
+                            self.keep_for_check(seg.side, s);
+                        }
+                        found
+                    }
                 }
             }
             SideState::Http(s) => {
@@ -455,7 +516,15 @@ impl Namer {
                         self.stop(Evasion::HttpHeadTooLarge);
                         None
                     }
-                    parsed => self.http_read(seg.side, parsed),
+                    parsed => {
+                        let stream = std::mem::take(side);
+                        let found = self.http_read(seg.side, parsed);
+                        if let (Some(_), SideState::Http(s)) = (&found, stream) {
+                            self.named = true;
+                            self.keep_for_check(seg.side, s);
+                        }
+                        found
+                    }
                 }
             }
             _ => None,
@@ -478,20 +547,38 @@ impl Namer {
         }
         let bytes = &seg.payload[..seg.payload.len().min(STREAM_LIMIT as usize)];
         let full = bytes.len() >= STREAM_LIMIT as usize;
-        match first_bytes(bytes, full)? {
+        let found = match first_bytes(bytes, full)? {
             Kind::Tls => match tls::parse_client_hello_records(bytes) {
-                Err(tls::TlsError::Incomplete) => None,
-                parsed => Some(self.tls_read(seg.side, parsed)),
+                Err(tls::TlsError::Incomplete) => return None,
+                parsed => {
+                    let prior = std::mem::take(&mut self.sides[seg.side]);
+                    (self.tls_read(seg.side, parsed), prior)
+                }
             },
             Kind::Http => match http::parse_request_host(bytes) {
-                Err(http::HttpError::Incomplete) => None,
-                parsed => Some(self.http_read(seg.side, parsed)),
+                Err(http::HttpError::Incomplete) => return None,
+                parsed => {
+                    let prior = std::mem::take(&mut self.sides[seg.side]);
+                    (self.http_read(seg.side, parsed), prior)
+                }
             },
             Kind::Other => {
                 self.sides[seg.side] = SideState::Done;
-                Some(None)
+                return Some(None);
             }
+        };
+        let (found, prior) = found;
+        if found.is_some() {
+            // Named: the bytes are kept (the one copy naming makes) to check later copies.
+            let mut stream = match prior {
+                SideState::Pending(s) => s,
+                _ => TcpStream::new(STREAM_LIMIT),
+            };
+            stream.segment(seg.seq, seg.flags, bytes);
+            self.named = true;
+            self.keep_for_check(seg.side, stream);
         }
+        Some(found)
     }
 
     /// A side's ClientHello read to the end (or failed): the side is done.
@@ -683,7 +770,12 @@ mod tests {
         assert_eq!(name.source, Some(NameSource::Sni));
         assert_eq!(name.proto, Some(Proto::Tls));
         assert_eq!(name.alpn.iter().collect::<Vec<_>>(), ["h2", "http/1.1"]);
+        assert!(n.is_named());
+        // The hello is kept until the server answers, then naming is over.
+        assert!(!n.is_done());
+        n.feed(&seg(1, L4::Tcp, 1, ACK, &[0x16, 3, 3, 0, 80, 2]));
         assert!(n.is_done());
+        assert_eq!(n.evasion(), None);
     }
 
     #[test]
@@ -932,5 +1024,53 @@ mod tests {
         n.feed(&seg(0, L4::Tcp, 1, ACK, &[0x16, 3, 1, 0x3f, 0xff, 1]));
         assert_eq!(n.fresh_left, fresh, "a retransmission is not progress");
         assert_eq!(n.stale_left, STALE_PACKETS - 1);
+    }
+
+    #[test]
+    fn a_decoy_hello_followed_by_a_different_one_is_evasion_after_naming() {
+        // The decoy, sent so that only the middlebox keeps it, names the flow first; the real
+        // hello at the same place differs, which naming sees while it waits for the server.
+        let real = record(&client_hello(&HelloSpec {
+            sni: Some(b"www.pornhub.com"),
+            ..Default::default()
+        }));
+        let decoy = record(&client_hello(&HelloSpec {
+            sni: Some(b"www.example.com"),
+            ..Default::default()
+        }));
+        for in_place in [true, false] {
+            let mut n = Namer::new(Some(9));
+            let name = if in_place {
+                feed_client(&mut n, 9, &[(0, &decoy)])
+            } else {
+                feed_client(&mut n, 9, &[(0, &decoy[..100]), (100, &decoy[100..])])
+            };
+            assert_eq!(
+                name.and_then(|n| n.name).as_deref(),
+                Some("www.example.com")
+            );
+            assert!(!n.is_done(), "in place: {in_place}");
+            // The same bytes again are a retransmission.
+            assert!(feed_client(&mut n, 9, &[(0, &decoy[..50])]).is_none());
+            assert!(!n.is_done());
+            assert!(feed_client(&mut n, 9, &[(0, &real)]).is_none());
+            assert!(n.is_done());
+            assert_eq!(
+                n.evasion(),
+                Some(Evasion::TcpOverlapMismatch),
+                "in place: {in_place}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_named_request_is_checked_only_until_the_server_answers() {
+        let req = b"GET / HTTP/1.1\r\nHost: www.example.com\r\n\r\n";
+        let mut n = Namer::new(Some(0));
+        assert!(feed_client(&mut n, 0, &[(0, req)]).is_some());
+        assert!(!n.is_done());
+        n.feed(&seg(1, L4::Tcp, 1, ACK, b"HTTP/1.1 200 OK\r\n"));
+        assert!(n.is_done());
+        assert_eq!(n.evasion(), None);
     }
 }
