@@ -1,8 +1,8 @@
 //! End-to-end, as a hostile user would try it: a TLS ClientHello, an HTTP request and a QUIC
 //! Initial hello for `www.pornhub.com` (blocked by the embedded default policy) cut into 33, 100
 //! and 1,000 segments, into 1-byte segments, after 32 retransmissions of its first 5 bytes, in
-//! segments that overlap with the same bytes or with different ones, after a decoy hello for
-//! another site, and begun but never finished. Each is replayed with `pcgate replay --policy default` and must come out named and
+//! segments that overlap with the same bytes or with different ones, after a decoy hello (or
+//! QUIC Initial) for another site, and begun but never finished. Each is replayed with `pcgate replay --policy default` and must come out named and
 //! blocked, or blocked as evasion with its counted reason; either way the packets after the
 //! decision are blocked.
 
@@ -463,6 +463,23 @@ fn quic_hello_after_32_repeats_of_its_first_initial_is_named_and_blocked() {
     let mut datagrams = vec![d[0].clone(); 33];
     datagrams.extend_from_slice(&d[1..]);
     quic_replay("quic-repeated", &dcid, &datagrams).assert_named_and_blocked();
+}
+
+#[test]
+fn quic_decoy_initial_before_the_real_one_is_blocked_as_evasion() {
+    // A whole Initial for an allowed site that only the middlebox sees, with its own
+    // connection ids, then the real flight on the same addresses.
+    let mut rng = Rng::new(44);
+    let (dcid, scid) = (rng.bytes(8), rng.bytes(8));
+    let crypto = ClientHello::browser(&mut rng, Some("www.example.com"))
+        .for_quic(client_transport_parameters(&scid))
+        .handshake_message();
+    let decoy = ClientInitials::new(dcid, scid, crypto)
+        .datagrams()
+        .expect("Initials");
+    let (dcid, real) = quic_initials(2);
+    let datagrams = [decoy, real].concat();
+    quic_replay("quic-decoy", &dcid, &datagrams).assert_blocked_as_evasion("quic_crypto_mismatch");
 }
 
 #[test]

@@ -7,8 +7,9 @@
 //! segments that each bring new bytes is still read, and retransmissions, overlaps and the
 //! other side's packets (which bring nothing new) have a cap of their own and cost no re-parse.
 //! A flow that shows signs of evasion is marked ([`Evasion`]): segments that overlap with
-//! different bytes (also after naming: the TCP hello that named the flow is kept until the
-//! other side answers, so that a decoy hello sent first and the real one after it are caught),
+//! different bytes (also after naming: the TCP hello or QUIC CRYPTO stream that named the flow
+//! is kept until the other side answers, so that a decoy hello sent first and the real one
+//! after it are caught),
 //! a ClientHello or request head larger than the stream limit, or a hello that began and was
 //! never completed (the caps ran out, the server answered a hello naming never
 //! saw whole, the QUIC client moved on to 1-RTT packets, or the flow ended). The policy decides
@@ -120,6 +121,9 @@ enum SideState {
     /// later copy of it that differs (a decoy sent first, that the server never kept) makes
     /// the flow evasive.
     Check(TcpStream),
+    /// The same for a QUIC client: its Initials' CRYPTO stream, until the server's first
+    /// datagram.
+    CheckQuic(Box<quic::QuicState>),
     /// This side carries nothing nameable.
     Done,
 }
@@ -273,7 +277,10 @@ impl Namer {
             return true;
         }
         if self.named {
-            return !self.sides.iter().any(|s| matches!(s, SideState::Check(_)));
+            return !self
+                .sides
+                .iter()
+                .any(|s| matches!(s, SideState::Check(_) | SideState::CheckQuic(_)));
         }
         self.sides.iter().all(|s| matches!(s, SideState::Done))
     }
@@ -335,7 +342,7 @@ impl Namer {
         let Some(checked) = self
             .sides
             .iter()
-            .position(|s| matches!(s, SideState::Check(_)))
+            .position(|s| matches!(s, SideState::Check(_) | SideState::CheckQuic(_)))
         else {
             return false;
         };
@@ -344,14 +351,26 @@ impl Namer {
             self.sides[checked] = SideState::Done;
             return false;
         }
-        let SideState::Check(s) = &mut self.sides[checked] else {
-            return false;
-        };
-        let added = s.segment(seg.seq, seg.flags, seg.payload);
-        if s.mismatched() {
-            self.stop(Evasion::TcpOverlapMismatch);
+        match &mut self.sides[checked] {
+            SideState::Check(s) => {
+                let added = s.segment(seg.seq, seg.flags, seg.payload);
+                if s.mismatched() {
+                    self.stop(Evasion::TcpOverlapMismatch);
+                }
+                added > 0
+            }
+            SideState::CheckQuic(q) => {
+                let held = q.handshake_held();
+                // What the datagram says beyond its CRYPTO data no longer matters.
+                let _ = q.feed(seg.payload);
+                let added = q.handshake_held() > held;
+                if q.handshake_mismatched() {
+                    self.stop(Evasion::QuicCryptoMismatch);
+                }
+                added
+            }
+            _ => false,
         }
-        added > 0
     }
 
     /// Keeps the stream of a side whose hello named the flow, to check later copies of it.
@@ -448,9 +467,11 @@ impl Namer {
         }
         let side = &mut self.sides[seg.side];
         match side {
-            SideState::Done | SideState::Quic(_) | SideState::DnsTcp(_) | SideState::Check(_) => {
-                return (None, false)
-            }
+            SideState::Done
+            | SideState::Quic(_)
+            | SideState::DnsTcp(_)
+            | SideState::Check(_)
+            | SideState::CheckQuic(_) => return (None, false),
             SideState::Undecided => *side = SideState::Pending(TcpStream::new(STREAM_LIMIT)),
             SideState::Tls(_) | SideState::Http(_) | SideState::Pending(_) => {}
         }
@@ -663,7 +684,11 @@ impl Namer {
         let found = match progress {
             Ok(quic::QuicProgress::NeedMore) => None,
             Ok(quic::QuicProgress::Hello(hello)) => {
-                *side = SideState::Done;
+                // Kept until the server's first datagram: a decoy Initial sent first, and the
+                // real one after it, differ in their CRYPTO data.
+                if let SideState::Quic(state) = std::mem::take(side) {
+                    *side = SideState::CheckQuic(state);
+                }
                 self.proto = Some(Proto::Quic);
                 Some(FlowName {
                     proto: Some(Proto::Quic),
