@@ -121,11 +121,70 @@ enum SideState {
     /// later copy of it that differs (a decoy sent first, that the server never kept) makes
     /// the flow evasive.
     Check(TcpStream),
+    /// The same for a hello read in place (in one segment): no copy is made unless a later
+    /// segment lies over it.
+    CheckNamed(Named),
     /// The same for a QUIC client: its Initials' CRYPTO stream, until the server's first
     /// datagram.
     CheckQuic(Box<quic::QuicState>),
     /// This side carries nothing nameable.
     Done,
+}
+
+/// A hello or request head read where it lay (one segment) that named the flow: where it lay
+/// and the name it gave. A later segment over the same place is reassembled apart and read
+/// again; different bytes or a different name make the flow evasive.
+#[derive(Debug)]
+struct Named {
+    /// Sequence number of its first byte.
+    base: u32,
+    len: u32,
+    http: bool,
+    name: Option<Arc<str>>,
+    /// The copy sent again, while it is incomplete.
+    again: Option<Box<TcpStream>>,
+}
+
+impl Named {
+    /// Takes a later segment of the side: `Some(true)` when it is another copy that says
+    /// something else, `Some(false)` when the copy is complete and says the same, `None`
+    /// otherwise. The `bool` is whether the segment brought new bytes to the copy.
+    fn segment(&mut self, seg: &Segment<'_>) -> (Option<bool>, bool) {
+        let rel = i64::from(seg.seq.wrapping_sub(self.base) as i32);
+        if rel + seg.payload.len() as i64 <= 0 || rel >= i64::from(self.len) {
+            return (None, false); // not over the bytes that named the flow
+        }
+        let base = self.base;
+        let again = self.again.get_or_insert_with(|| {
+            Box::new(TcpStream::after_syn(base.wrapping_sub(1), STREAM_LIMIT))
+        });
+        let before = again.contiguous().len();
+        let added = again.segment(seg.seq, seg.flags, seg.payload) > 0;
+        if again.mismatched() {
+            return (Some(true), added);
+        }
+        if again.contiguous().len() <= before {
+            return (None, added);
+        }
+        let (bytes, full) = (again.contiguous(), again.is_full());
+        let same = if self.http {
+            match http::parse_request_host(bytes) {
+                Err(http::HttpError::Incomplete) if !full => None,
+                Ok(host) => Some(host == self.name),
+                Err(_) => Some(false),
+            }
+        } else {
+            match tls::parse_client_hello_records(bytes) {
+                Err(tls::TlsError::Incomplete) if !full => None,
+                Ok(hello) => Some(hello.sni == self.name),
+                Err(_) => Some(false),
+            }
+        };
+        if same == Some(true) {
+            self.again = None; // a faithful copy: wait for the next, if any
+        }
+        (same.map(|s| !s), added)
+    }
 }
 
 /// What a side's first bytes look like.
@@ -277,10 +336,12 @@ impl Namer {
             return true;
         }
         if self.named {
-            return !self
-                .sides
-                .iter()
-                .any(|s| matches!(s, SideState::Check(_) | SideState::CheckQuic(_)));
+            return !self.sides.iter().any(|s| {
+                matches!(
+                    s,
+                    SideState::Check(_) | SideState::CheckNamed(_) | SideState::CheckQuic(_)
+                )
+            });
         }
         self.sides.iter().all(|s| matches!(s, SideState::Done))
     }
@@ -339,11 +400,12 @@ impl Namer {
         if seg.payload.is_empty() {
             return false;
         }
-        let Some(checked) = self
-            .sides
-            .iter()
-            .position(|s| matches!(s, SideState::Check(_) | SideState::CheckQuic(_)))
-        else {
+        let Some(checked) = self.sides.iter().position(|s| {
+            matches!(
+                s,
+                SideState::Check(_) | SideState::CheckNamed(_) | SideState::CheckQuic(_)
+            )
+        }) else {
             return false;
         };
         if seg.side != checked {
@@ -358,6 +420,13 @@ impl Namer {
                     self.stop(Evasion::TcpOverlapMismatch);
                 }
                 added > 0
+            }
+            SideState::CheckNamed(n) => {
+                let (differs, added) = n.segment(seg);
+                if differs == Some(true) {
+                    self.stop(Evasion::TcpOverlapMismatch);
+                }
+                added
             }
             SideState::CheckQuic(q) => {
                 let held = q.handshake_held();
@@ -471,6 +540,7 @@ impl Namer {
             | SideState::Quic(_)
             | SideState::DnsTcp(_)
             | SideState::Check(_)
+            | SideState::CheckNamed(_)
             | SideState::CheckQuic(_) => return (None, false),
             SideState::Undecided => *side = SideState::Pending(TcpStream::new(STREAM_LIMIT)),
             SideState::Tls(_) | SideState::Http(_) | SideState::Pending(_) => {}
@@ -568,36 +638,30 @@ impl Namer {
         }
         let bytes = &seg.payload[..seg.payload.len().min(STREAM_LIMIT as usize)];
         let full = bytes.len() >= STREAM_LIMIT as usize;
-        let found = match first_bytes(bytes, full)? {
+        let (found, http) = match first_bytes(bytes, full)? {
             Kind::Tls => match tls::parse_client_hello_records(bytes) {
                 Err(tls::TlsError::Incomplete) => return None,
-                parsed => {
-                    let prior = std::mem::take(&mut self.sides[seg.side]);
-                    (self.tls_read(seg.side, parsed), prior)
-                }
+                parsed => (self.tls_read(seg.side, parsed), false),
             },
             Kind::Http => match http::parse_request_host(bytes) {
                 Err(http::HttpError::Incomplete) => return None,
-                parsed => {
-                    let prior = std::mem::take(&mut self.sides[seg.side]);
-                    (self.http_read(seg.side, parsed), prior)
-                }
+                parsed => (self.http_read(seg.side, parsed), true),
             },
             Kind::Other => {
                 self.sides[seg.side] = SideState::Done;
                 return Some(None);
             }
         };
-        let (found, prior) = found;
-        if found.is_some() {
-            // Named: the bytes are kept (the one copy naming makes) to check later copies.
-            let mut stream = match prior {
-                SideState::Pending(s) => s,
-                _ => TcpStream::new(STREAM_LIMIT),
-            };
-            stream.segment(seg.seq, seg.flags, bytes);
+        if let Some(f) = &found {
+            // Named: remember where, to check a later copy (no copy is made now).
             self.named = true;
-            self.keep_for_check(seg.side, stream);
+            self.sides[seg.side] = SideState::CheckNamed(Named {
+                base: seg.seq,
+                len: bytes.len() as u32,
+                http,
+                name: f.name.clone(),
+                again: None,
+            });
         }
         Some(found)
     }
@@ -1097,5 +1161,40 @@ mod tests {
         n.feed(&seg(1, L4::Tcp, 1, ACK, b"HTTP/1.1 200 OK\r\n"));
         assert!(n.is_done());
         assert_eq!(n.evasion(), None);
+    }
+
+    #[test]
+    fn a_faithful_copy_of_a_hello_read_in_place_is_no_evasion() {
+        let hello = record(&client_hello(&HelloSpec::default()));
+        let mut n = Namer::new(Some(9));
+        assert!(feed_client(&mut n, 9, &[(0, &hello)]).is_some());
+        // Sent again in two pieces, the second first, as a lossy path might.
+        assert!(feed_client(&mut n, 9, &[(60, &hello[60..]), (0, &hello[..60])]).is_none());
+        // And the whole of it once more.
+        assert!(feed_client(&mut n, 9, &[(0, &hello)]).is_none());
+        assert!(!n.is_done());
+        n.feed(&seg(1, L4::Tcp, 1, ACK, &[0x16, 3, 3, 0, 80, 2]));
+        assert!(n.is_done());
+        assert_eq!(n.evasion(), None);
+    }
+
+    #[test]
+    fn a_copy_of_a_hello_read_in_place_that_names_another_host_is_evasion() {
+        let decoy = record(&client_hello(&HelloSpec {
+            sni: Some(b"www.example.com"),
+            ..Default::default()
+        }));
+        let real = record(&client_hello(&HelloSpec {
+            sni: Some(b"a-much-longer-name.example.org"),
+            ..Default::default()
+        }));
+        let mut n = Namer::new(Some(9));
+        assert!(feed_client(&mut n, 9, &[(0, &decoy)]).is_some());
+        let cut = real.len() / 2;
+        assert!(feed_client(&mut n, 9, &[(cut, &real[cut..])]).is_none());
+        assert!(!n.is_done(), "half a copy says nothing yet");
+        assert!(feed_client(&mut n, 9, &[(0, &real[..cut])]).is_none());
+        assert!(n.is_done());
+        assert_eq!(n.evasion(), Some(Evasion::TcpOverlapMismatch));
     }
 }
