@@ -7,9 +7,9 @@
 //! segments that each bring new bytes is still read, and retransmissions, overlaps and the
 //! other side's packets (which bring nothing new) have a cap of their own and cost no re-parse.
 //! A flow that shows signs of evasion is marked ([`Evasion`]): segments that overlap with
-//! different bytes (also after naming: the TCP hello or QUIC CRYPTO stream that named the flow
-//! is kept until the other side answers, so that a decoy hello sent first and the real one
-//! after it are caught),
+//! different bytes (also after naming: until the other side answers, a later copy of the TCP
+//! hello or QUIC CRYPTO data that named the flow is read again, so that a decoy hello sent first
+//! and the real one after it are caught),
 //! a ClientHello or request head larger than the stream limit, or a hello that began and was
 //! never completed (the caps ran out, the server answered a hello naming never
 //! saw whole, the QUIC client moved on to 1-RTT packets, or the flow ended). The policy decides
