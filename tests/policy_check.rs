@@ -106,3 +106,34 @@ fn non_utf8_policy_names_line_and_column_once() {
     assert!(err.contains(&want), "{want:?} not in:\n{err}");
     assert_eq!(err.matches("UTF-8 text").count(), 1, "{err}");
 }
+
+#[test]
+fn evasion_option_takes_block_or_allow_and_nothing_else() {
+    let dir = std::env::temp_dir().join(format!("pcgate-policy-evasion-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let good = dir.join("good.toml");
+    std::fs::write(
+        &good,
+        "default_profile = \"y\"\n[profile.y]\nevasion = \"allow\"\n[profile.z]\nevasion = \"block\"\n",
+    )
+    .unwrap();
+    let out = pcgate(&["policy", "check", good.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bad = dir.join("evasion.toml");
+    std::fs::write(
+        &bad,
+        "default_profile = \"y\"\n[profile.y]\nblocked_categories = [\"adult\"]\nevasion = \"sometimes\"\n",
+    )
+    .unwrap();
+    let out = pcgate(&["policy", "check", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    for want in ["evasion.toml:4:", "profile.y.evasion", "`sometimes`"] {
+        assert!(err.contains(want), "missing {want:?} in:\n{err}");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -257,6 +257,7 @@ blocked_categories = ["gambling"]
                 category: Category::Gambling,
             }),
             server: "198.51.100.1:443".parse().unwrap(),
+            evasive: false,
         };
         let v = policy.decide(&q, &QuotaLedger::for_policy(&policy));
         let ev = BlockEvent::new(&policy, &q, "10.0.0.1:50000".parse().unwrap(), &v);

@@ -283,6 +283,7 @@ fn decide_again(
         name,
         matched: decision.matched,
         server,
+        evasive: flow.evasive,
     };
     let v = state.policy.decide(&q, &state.ledger);
     let before = decision.verdict.map(|old| (old.action, old.rule));

@@ -249,8 +249,9 @@ fn track(
     update(flow, dir, ts_ns, orig_len, &packet);
     let closed_now = !was_closed && flow.is_closed();
     // Naming starts with the first payload: a SYN alone costs no inspection state (the stream
-    // then starts at the first byte seen, and moves back if an earlier segment turns up).
-    if !flow.naming_done && !packet.payload.is_empty() {
+    // then starts at the first byte seen, and moves back if an earlier segment turns up). A
+    // named flow may keep its namer a little longer, to check copies of its hello.
+    if (!flow.naming_done || flow.namer.is_some()) && !packet.payload.is_empty() {
         name(flow, dir, &packet, counters);
     }
     if let Some((enforcer, rules)) = enforcement {
@@ -371,15 +372,29 @@ fn name(flow: &mut Flow, dir: Direction, packet: &Packet<'_>, counters: &mut Cou
     }
     if namer.is_done() {
         end_naming(flow, counters);
+        if flow.evasive {
+            // Evasion seen after the flow was decided (a decoy hello named it): decide again.
+            if let Some(d) = flow.decision.as_deref_mut() {
+                d.epoch = 0;
+            }
+        }
+    } else if namer.is_named() {
+        // Decided from now on; the namer stays to check later copies of the hello.
+        flow.naming_done = true;
     }
 }
 
-/// Ends naming: counts why it failed, if it did, keeps the protocol recognised even without a
-/// name, and drops the inspection state.
+/// Ends naming: counts why it failed or what evasion it saw, if any (an evasive flow is marked
+/// for the policy), keeps the protocol recognised even without a name, and drops the
+/// inspection state.
 fn end_naming(flow: &mut Flow, counters: &mut Counters) {
     if let Some(namer) = flow.namer.take() {
         if let Some(f) = namer.failure {
             counters.count(f.reason());
+        }
+        if let Some(e) = namer.evasion() {
+            counters.count(e.reason());
+            flow.evasive = true;
         }
         if let Some(p) = namer.proto() {
             let n = flow.name.get_or_insert_with(Box::default);

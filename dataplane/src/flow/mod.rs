@@ -81,6 +81,8 @@ pub struct Flow {
     pub tcp: u8,
     /// Naming has ended (named or given up): no namer is created again.
     pub naming_done: bool,
+    /// Naming saw a sign of evasion ([`crate::inspect::namer::Evasion`]).
+    pub evasive: bool,
     /// Naming in progress; `None` once named or given up.
     pub namer: Option<Box<Namer>>,
     /// The name, once known.
@@ -105,6 +107,7 @@ impl Flow {
             teid: None,
             tcp: 0,
             naming_done: false,
+            evasive: false,
             namer: None,
             name: None,
             decision: None,

@@ -1,6 +1,19 @@
 //! Naming one flow: the per-flow state that picks an extractor from the first bytes each side
 //! sends, feeds it (reassembling TCP streams and QUIC CRYPTO data), and stops as soon as a name
-//! is known or a packet budget runs out.
+//! is known or there is nothing more to learn.
+//!
+//! Segmentation cannot wear naming out: what bounds it is the 16 KiB of each side's stream that
+//! reassembly keeps. Packets are capped only to bound work, and generously: a hello in 2,048
+//! segments that each bring new bytes is still read, and retransmissions, overlaps and the
+//! other side's packets (which bring nothing new) have a cap of their own and cost no re-parse.
+//! A flow that shows signs of evasion is marked ([`Evasion`]): segments that overlap with
+//! different bytes (also after naming: until the other side answers, a later copy of the TCP
+//! hello or QUIC CRYPTO data that named the flow is read again, so that a decoy hello sent first
+//! and the real one after it are caught),
+//! a ClientHello or request head larger than the stream limit, or a hello that began and was
+//! never completed (the caps ran out, the server answered a hello naming never
+//! saw whole, the QUIC client moved on to 1-RTT packets, or the flow ended). The policy decides
+//! what an evasive flow gets (the profile's `evasion` option).
 //!
 //! Both sides are inspected independently, so a flow whose first packets were missed (and whose
 //! client was guessed wrong) is still named from the ClientHello or request it carries. DNS
@@ -16,8 +29,14 @@ use std::sync::Arc;
 /// Bytes of each side's stream kept for naming: enough for a post-quantum ClientHello spread
 /// over several records.
 const STREAM_LIMIT: u32 = 16 * 1024;
-/// Packets carrying payload that a flow is inspected for, at most.
-const PACKET_BUDGET: u16 = 32;
+/// Packets that bring new bytes (or a datagram to read) a flow is inspected for, at most: each
+/// re-reads the hello so far, so this bounds work; the byte limit above is what bounds naming.
+/// A hello in 2,048 one-byte segments is still read.
+const FRESH_PACKETS: u16 = 2048;
+/// Packets with payload that bring nothing new (retransmissions, overlaps, the other side's
+/// data, Initials without new CRYPTO data) a flow is inspected for, at most. They cost a
+/// comparison of the bytes they overlap and no re-parse.
+const STALE_PACKETS: u16 = 2048;
 /// The well-known DNS port; DNS is only looked for on flows that use it.
 const DNS_PORT: u16 = 53;
 
@@ -98,8 +117,74 @@ enum SideState {
     /// TCP bytes seen, protocol not yet recognisable (too few bytes).
     Pending(TcpStream),
     Quic(Box<quic::QuicState>),
+    /// A hello or request head that named the flow, kept until the other side answers: a
+    /// later copy of it that differs (a decoy sent first, that the server never kept) makes
+    /// the flow evasive.
+    Check(TcpStream),
+    /// The same for a hello read in place (in one segment): no copy is made unless a later
+    /// segment lies over it.
+    CheckNamed(Named),
+    /// The same for a QUIC client: its Initials' CRYPTO stream, until the server's first
+    /// datagram.
+    CheckQuic(Box<quic::QuicState>),
     /// This side carries nothing nameable.
     Done,
+}
+
+/// A hello or request head read where it lay (one segment) that named the flow: where it lay
+/// and the name it gave. A later segment over the same place is reassembled apart and read
+/// again; different bytes or a different name make the flow evasive.
+#[derive(Debug)]
+struct Named {
+    /// Sequence number of its first byte.
+    base: u32,
+    len: u32,
+    http: bool,
+    name: Option<Arc<str>>,
+    /// The copy sent again, while it is incomplete.
+    again: Option<Box<TcpStream>>,
+}
+
+impl Named {
+    /// Takes a later segment of the side: `Some(true)` when it is another copy that says
+    /// something else, `Some(false)` when the copy is complete and says the same, `None`
+    /// otherwise. The `bool` is whether the segment brought new bytes to the copy.
+    fn segment(&mut self, seg: &Segment<'_>) -> (Option<bool>, bool) {
+        let rel = i64::from(seg.seq.wrapping_sub(self.base) as i32);
+        if rel + seg.payload.len() as i64 <= 0 || rel >= i64::from(self.len) {
+            return (None, false); // not over the bytes that named the flow
+        }
+        let base = self.base;
+        let again = self.again.get_or_insert_with(|| {
+            Box::new(TcpStream::after_syn(base.wrapping_sub(1), STREAM_LIMIT))
+        });
+        let before = again.contiguous().len();
+        let added = again.segment(seg.seq, seg.flags, seg.payload) > 0;
+        if again.mismatched() {
+            return (Some(true), added);
+        }
+        if again.contiguous().len() <= before {
+            return (None, added);
+        }
+        let (bytes, full) = (again.contiguous(), again.is_full());
+        let same = if self.http {
+            match http::parse_request_host(bytes) {
+                Err(http::HttpError::Incomplete) if !full => None,
+                Ok(host) => Some(host == self.name),
+                Err(_) => Some(false),
+            }
+        } else {
+            match tls::parse_client_hello_records(bytes) {
+                Err(tls::TlsError::Incomplete) if !full => None,
+                Ok(hello) => Some(hello.sni == self.name),
+                Err(_) => Some(false),
+            }
+        };
+        if same == Some(true) {
+            self.again = None; // a faithful copy: wait for the next, if any
+        }
+        (same.map(|s| !s), added)
+    }
 }
 
 /// What a side's first bytes look like.
@@ -146,28 +231,79 @@ impl Failure {
     }
 }
 
+/// Why a flow is taken for an attempt to get around naming. Counted by [`Evasion::reason`]; the
+/// policy decides what an evasive flow gets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Evasion {
+    /// TCP segments overlapped bytes already seen with different bytes.
+    TcpOverlapMismatch,
+    /// QUIC CRYPTO frames overlapped bytes already seen with different bytes.
+    QuicCryptoMismatch,
+    /// A ClientHello larger than the stream limit: its name cannot be read.
+    TlsHelloTooLarge,
+    /// A request head larger than the stream limit.
+    HttpHeadTooLarge,
+    /// A hello or request began and naming ended before it was complete.
+    Abandoned(Hello),
+}
+
+/// What a side had begun to send when naming ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Hello {
+    Tls,
+    Http,
+    Quic,
+    /// TCP bytes not yet recognisable (too few, or after a gap at the start).
+    Tcp,
+}
+
+impl Evasion {
+    pub fn reason(self) -> &'static str {
+        match self {
+            Evasion::TcpOverlapMismatch => "tcp_overlap_mismatch",
+            Evasion::QuicCryptoMismatch => "quic_crypto_mismatch",
+            Evasion::TlsHelloTooLarge => "tls_hello_too_large",
+            Evasion::HttpHeadTooLarge => "http_head_too_large",
+            Evasion::Abandoned(Hello::Tls) => "naming_abandoned_tls",
+            Evasion::Abandoned(Hello::Http) => "naming_abandoned_http",
+            Evasion::Abandoned(Hello::Quic) => "naming_abandoned_quic",
+            Evasion::Abandoned(Hello::Tcp) => "naming_abandoned_tcp",
+        }
+    }
+}
+
 /// Per-flow naming state.
 #[derive(Debug)]
 pub struct Namer {
     sides: [SideState; 2],
-    budget: u16,
+    /// Packets left that may bring new bytes ([`FRESH_PACKETS`]).
+    fresh_left: u16,
+    /// Packets left that bring nothing new ([`STALE_PACKETS`]).
+    stale_left: u16,
     is_dns: bool,
     /// The protocol recognised so far, even without a name (a hello without SNI).
     proto: Option<Proto>,
     named: bool,
+    /// Naming stopped before a name was found (evasion seen).
+    stopped: bool,
     /// The first failure seen, for counting.
     pub failure: Option<Failure>,
+    /// The first sign of evasion seen while naming ran (see also [`Namer::evasion`]).
+    evasion: Option<Evasion>,
 }
 
 impl Default for Namer {
     fn default() -> Self {
         Namer {
             sides: [SideState::Undecided, SideState::Undecided],
-            budget: PACKET_BUDGET,
+            fresh_left: FRESH_PACKETS,
+            stale_left: STALE_PACKETS,
             is_dns: false,
             proto: None,
             named: false,
+            stopped: false,
             failure: None,
+            evasion: None,
         }
     }
 }
@@ -197,33 +333,132 @@ impl Namer {
         self.proto
     }
 
-    /// Whether inspection has ended (named, or nothing more to learn): drop the namer.
+    /// Whether inspection has ended (named, stopped, out of packets, or nothing more to
+    /// learn): drop the namer.
     pub fn is_done(&self) -> bool {
-        self.named || self.budget == 0 || self.sides.iter().all(|s| matches!(s, SideState::Done))
+        if self.stopped || self.fresh_left == 0 || self.stale_left == 0 {
+            return true;
+        }
+        if self.named {
+            return !self.sides.iter().any(|s| {
+                matches!(
+                    s,
+                    SideState::Check(_) | SideState::CheckNamed(_) | SideState::CheckQuic(_)
+                )
+            });
+        }
+        self.sides.iter().all(|s| matches!(s, SideState::Done))
+    }
+
+    /// Whether a name was found (the namer may still check the hello it came from).
+    pub fn is_named(&self) -> bool {
+        self.named
+    }
+
+    /// The sign of evasion that naming ended with, if any: one seen while it ran, or, when
+    /// naming ends now without a name, a hello that a side began and did not complete. Call it
+    /// once naming ends (done, or the flow ended).
+    pub fn evasion(&self) -> Option<Evasion> {
+        if self.evasion.is_some() || self.named {
+            return self.evasion;
+        }
+        self.sides
+            .iter()
+            .find_map(begun_hello)
+            .map(Evasion::Abandoned)
     }
 
     /// Feeds one packet of the flow.
     pub fn feed(&mut self, seg: &Segment<'_>) -> Step {
         if self.is_dns_flow(seg) {
             if !seg.payload.is_empty() {
-                self.budget = self.budget.saturating_sub(1);
+                self.fresh_left = self.fresh_left.saturating_sub(1);
             }
             return self.feed_dns(seg);
         }
-        if self.named || (seg.payload.is_empty() && seg.flags == 0) {
+        if self.stopped || (seg.payload.is_empty() && seg.flags == 0) {
             return Step::default();
         }
-        if !seg.payload.is_empty() {
-            self.budget = self.budget.saturating_sub(1);
-        }
-        let found = match seg.l4 {
+        let (found, fresh) = match seg.l4 {
+            _ if self.named => (None, self.check(seg)),
             L4::Tcp => self.feed_tcp(seg),
             L4::Udp => self.feed_udp(seg),
         };
+        if !seg.payload.is_empty() {
+            let left = if fresh {
+                &mut self.fresh_left
+            } else {
+                &mut self.stale_left
+            };
+            *left = left.saturating_sub(1);
+        }
         if found.is_some() {
             self.named = true;
         }
         Step { name: found }
+    }
+
+    /// After naming: compares what a side sends again with the hello that named the flow,
+    /// until the other side answers. Returns whether the segment brought new bytes.
+    fn check(&mut self, seg: &Segment<'_>) -> bool {
+        if seg.payload.is_empty() {
+            return false;
+        }
+        let Some(checked) = self.sides.iter().position(|s| {
+            matches!(
+                s,
+                SideState::Check(_) | SideState::CheckNamed(_) | SideState::CheckQuic(_)
+            )
+        }) else {
+            return false;
+        };
+        if seg.side != checked {
+            // The other side answered: what it answered has passed.
+            self.sides[checked] = SideState::Done;
+            return false;
+        }
+        match &mut self.sides[checked] {
+            SideState::Check(s) => {
+                let added = s.segment(seg.seq, seg.flags, seg.payload);
+                if s.mismatched() {
+                    self.stop(Evasion::TcpOverlapMismatch);
+                }
+                added > 0
+            }
+            SideState::CheckNamed(n) => {
+                let (differs, added) = n.segment(seg);
+                if differs == Some(true) {
+                    self.stop(Evasion::TcpOverlapMismatch);
+                }
+                added
+            }
+            SideState::CheckQuic(q) => {
+                let held = q.handshake_held();
+                // What the datagram says beyond its CRYPTO data no longer matters.
+                let _ = q.feed(seg.payload);
+                let added = q.handshake_held() > held;
+                if q.handshake_mismatched() {
+                    self.stop(Evasion::QuicCryptoMismatch);
+                }
+                added
+            }
+            _ => false,
+        }
+    }
+
+    /// Keeps the stream of a side whose hello named the flow, to check later copies of it.
+    fn keep_for_check(&mut self, side: usize, stream: TcpStream) {
+        if self.named {
+            if let Some(slot) = self.sides.get_mut(side) {
+                *slot = SideState::Check(stream);
+            }
+        }
+    }
+
+    /// Stops naming for a sign of evasion.
+    fn stop(&mut self, why: Evasion) {
+        self.evasion.get_or_insert(why);
+        self.stopped = true;
     }
 
     fn is_dns_flow(&mut self, seg: &Segment<'_>) -> bool {
@@ -290,24 +525,55 @@ impl Namer {
         }
     }
 
-    fn feed_tcp(&mut self, seg: &Segment<'_>) -> Option<FlowName> {
+    /// One TCP segment: the name if it completes a hello, and whether it brought new bytes.
+    fn feed_tcp(&mut self, seg: &Segment<'_>) -> (Option<FlowName>, bool) {
+        if seg.side == 1 && !seg.payload.is_empty() {
+            // The server answering a hello or request naming has not seen whole: the server saw
+            // one (whatever the capture shows), so naming was evaded.
+            if let Some(hello @ (Hello::Tls | Hello::Http)) = begun_hello(&self.sides[0]) {
+                self.stop(Evasion::Abandoned(hello));
+                return (None, false);
+            }
+        }
         if let Some(found) = self.feed_tcp_in_place(seg) {
-            return found;
+            return (found, true);
         }
         let side = &mut self.sides[seg.side];
         match side {
-            SideState::Done | SideState::Quic(_) | SideState::DnsTcp(_) => return None,
+            SideState::Done
+            | SideState::Quic(_)
+            | SideState::DnsTcp(_)
+            | SideState::Check(_)
+            | SideState::CheckNamed(_)
+            | SideState::CheckQuic(_) => return (None, false),
             SideState::Undecided => *side = SideState::Pending(TcpStream::new(STREAM_LIMIT)),
             SideState::Tls(_) | SideState::Http(_) | SideState::Pending(_) => {}
         }
-        if let SideState::Tls(s) | SideState::Http(s) | SideState::Pending(s) = side {
-            s.segment(seg.seq, seg.flags, seg.payload);
+        let (added, grew, mismatched) = match side {
+            SideState::Tls(s) | SideState::Http(s) | SideState::Pending(s) => {
+                let before = s.contiguous().len();
+                let added = s.segment(seg.seq, seg.flags, seg.payload);
+                (added, s.contiguous().len() > before, s.mismatched())
+            }
+            _ => (0, false, false),
+        };
+        let fresh = added > 0;
+        if mismatched {
+            self.stop(Evasion::TcpOverlapMismatch);
+            return (None, fresh);
         }
+        if !grew {
+            // Nothing new at the front: the answer cannot have changed.
+            return (None, fresh);
+        }
+        let side = &mut self.sides[seg.side];
         if let SideState::Pending(s) = side {
             let bytes = s.contiguous();
-            let kind = first_bytes(bytes, s.is_full())?;
+            let Some(kind) = first_bytes(bytes, s.is_full()) else {
+                return (None, true);
+            };
             let SideState::Pending(s) = std::mem::take(side) else {
-                return None;
+                return (None, true);
             };
             *side = match kind {
                 Kind::Tls => SideState::Tls(s),
@@ -315,23 +581,50 @@ impl Namer {
                 Kind::Other => SideState::Done,
             };
         }
-        match side {
+        let found = match side {
             SideState::Tls(s) => {
                 let full = s.is_full();
                 match tls::parse_client_hello_records(s.contiguous()) {
                     Err(tls::TlsError::Incomplete) if !full => None,
-                    parsed => self.tls_read(seg.side, parsed),
+                    Err(tls::TlsError::Incomplete) => {
+                        self.sides[seg.side] = SideState::Done;
+                        self.stop(Evasion::TlsHelloTooLarge);
+                        None
+                    }
+                    parsed => {
+                        let stream = std::mem::take(side);
+                        let found = self.tls_read(seg.side, parsed);
+                        if let (Some(_), SideState::Tls(s)) = (&found, stream) {
+                            self.named = true;
+                            self.keep_for_check(seg.side, s);
+                        }
+                        found
+                    }
                 }
             }
             SideState::Http(s) => {
                 let full = s.is_full();
                 match http::parse_request_host(s.contiguous()) {
                     Err(http::HttpError::Incomplete) if !full => None,
-                    parsed => self.http_read(seg.side, parsed),
+                    Err(http::HttpError::NotHttp) if full => {
+                        self.sides[seg.side] = SideState::Done;
+                        self.stop(Evasion::HttpHeadTooLarge);
+                        None
+                    }
+                    parsed => {
+                        let stream = std::mem::take(side);
+                        let found = self.http_read(seg.side, parsed);
+                        if let (Some(_), SideState::Http(s)) = (&found, stream) {
+                            self.named = true;
+                            self.keep_for_check(seg.side, s);
+                        }
+                        found
+                    }
                 }
             }
             _ => None,
-        }
+        };
+        (found, true)
     }
 
     /// A side's first segment, read where it lies: most hellos and requests fit in one segment,
@@ -349,20 +642,32 @@ impl Namer {
         }
         let bytes = &seg.payload[..seg.payload.len().min(STREAM_LIMIT as usize)];
         let full = bytes.len() >= STREAM_LIMIT as usize;
-        match first_bytes(bytes, full)? {
+        let (found, http) = match first_bytes(bytes, full)? {
             Kind::Tls => match tls::parse_client_hello_records(bytes) {
-                Err(tls::TlsError::Incomplete) => None,
-                parsed => Some(self.tls_read(seg.side, parsed)),
+                Err(tls::TlsError::Incomplete) => return None,
+                parsed => (self.tls_read(seg.side, parsed), false),
             },
             Kind::Http => match http::parse_request_host(bytes) {
-                Err(http::HttpError::Incomplete) => None,
-                parsed => Some(self.http_read(seg.side, parsed)),
+                Err(http::HttpError::Incomplete) => return None,
+                parsed => (self.http_read(seg.side, parsed), true),
             },
             Kind::Other => {
                 self.sides[seg.side] = SideState::Done;
-                Some(None)
+                return Some(None);
             }
+        };
+        if let Some(f) = &found {
+            // Named: remember where, to check a later copy (no copy is made now).
+            self.named = true;
+            self.sides[seg.side] = SideState::CheckNamed(Named {
+                base: seg.seq,
+                len: bytes.len() as u32,
+                http,
+                name: f.name.clone(),
+                again: None,
+            });
         }
+        Some(found)
     }
 
     /// A side's ClientHello read to the end (or failed): the side is done.
@@ -415,7 +720,8 @@ impl Namer {
         }
     }
 
-    fn feed_udp(&mut self, seg: &Segment<'_>) -> Option<FlowName> {
+    /// One datagram: the name if it completes a hello, and whether it brought new bytes.
+    fn feed_udp(&mut self, seg: &Segment<'_>) -> (Option<FlowName>, bool) {
         let side = &mut self.sides[seg.side];
         if let SideState::Undecided = side {
             // The server's Initials are encrypted with keys naming cannot derive.
@@ -423,18 +729,34 @@ impl Namer {
                 SideState::Quic(Box::default())
             } else if seg.side == 0 && is_long_header(seg.payload) {
                 // 0-RTT or Handshake before the Initial in capture order: keep waiting.
-                return None;
+                return (None, false);
             } else {
                 SideState::Done
             };
         }
         let SideState::Quic(state) = side else {
-            return None;
+            return (None, false);
         };
-        match state.feed(seg.payload) {
+        if state.has_partial_hello() && quic::is_short_header(seg.payload) {
+            // 1-RTT packets: the handshake is over, with a hello naming never saw whole.
+            self.stop(Evasion::Abandoned(Hello::Quic));
+            return (None, false);
+        }
+        let held = state.handshake_held();
+        let progress = state.feed(seg.payload);
+        let fresh = state.handshake_held() > held;
+        if state.handshake_mismatched() {
+            self.stop(Evasion::QuicCryptoMismatch);
+            return (None, fresh);
+        }
+        let found = match progress {
             Ok(quic::QuicProgress::NeedMore) => None,
             Ok(quic::QuicProgress::Hello(hello)) => {
-                *side = SideState::Done;
+                // Kept until the server's first datagram: a decoy Initial sent first, and the
+                // real one after it, differ in their CRYPTO data.
+                if let SideState::Quic(state) = std::mem::take(side) {
+                    *side = SideState::CheckQuic(state);
+                }
                 self.proto = Some(Proto::Quic);
                 Some(FlowName {
                     proto: Some(Proto::Quic),
@@ -444,8 +766,8 @@ impl Namer {
                 })
             }
             Err(quic::QuicError::NotQuic) => {
-                // A later datagram that is not an Initial (short header, server data) ends
-                // nothing: the ClientHello may still complete in the next Initial.
+                // A later datagram that is not an Initial (server data, a packet of another
+                // kind) ends nothing: the ClientHello may still complete in the next Initial.
                 None
             }
             Err(e) => {
@@ -453,7 +775,19 @@ impl Namer {
                 *side = SideState::Done;
                 None
             }
-        }
+        };
+        (found, fresh)
+    }
+}
+
+/// What a side had begun to send and not completed, if anything.
+fn begun_hello(side: &SideState) -> Option<Hello> {
+    match side {
+        SideState::Tls(_) => Some(Hello::Tls),
+        SideState::Http(_) => Some(Hello::Http),
+        SideState::Pending(s) if !s.is_empty() => Some(Hello::Tcp),
+        SideState::Quic(q) if q.has_partial_hello() => Some(Hello::Quic),
+        _ => None,
     }
 }
 
@@ -529,7 +863,12 @@ mod tests {
         assert_eq!(name.source, Some(NameSource::Sni));
         assert_eq!(name.proto, Some(Proto::Tls));
         assert_eq!(name.alpn.iter().collect::<Vec<_>>(), ["h2", "http/1.1"]);
+        assert!(n.is_named());
+        // The hello is kept until the server answers, then naming is over.
+        assert!(!n.is_done());
+        n.feed(&seg(1, L4::Tcp, 1, ACK, &[0x16, 3, 3, 0, 80, 2]));
         assert!(n.is_done());
+        assert_eq!(n.evasion(), None);
     }
 
     #[test]
@@ -595,20 +934,271 @@ mod tests {
         assert!(n.is_done());
     }
 
-    #[test]
-    fn packet_budget_ends_inspection() {
-        let mut n = Namer::default();
-        let mut seq = 1u32;
-        for _ in 0..PACKET_BUDGET {
-            // A TLS record header announcing more than ever arrives keeps the hello incomplete.
-            let payload: &[u8] = if seq == 1 {
-                &[0x16, 0x03, 0x01, 0x3f, 0xff, 0x01]
-            } else {
-                &[0; 10]
-            };
-            n.feed(&seg(0, L4::Tcp, seq, ACK, payload));
-            seq += payload.len() as u32;
+    /// Feeds `pieces` (stream offset, bytes) of the client's stream after a SYN at `isn`;
+    /// returns the name found, if any.
+    fn feed_client(n: &mut Namer, isn: u32, pieces: &[(usize, &[u8])]) -> Option<FlowName> {
+        let mut found = None;
+        for &(off, bytes) in pieces {
+            let step = n.feed(&seg(0, L4::Tcp, isn + 1 + off as u32, ACK, bytes));
+            found = found.or(step.name);
         }
+        found
+    }
+
+    fn pq_hello() -> Vec<u8> {
+        record(&client_hello(&HelloSpec {
+            post_quantum: true,
+            ..Default::default()
+        }))
+    }
+
+    #[test]
+    fn hello_in_one_byte_segments_is_named() {
+        let hello = pq_hello();
+        assert!(hello.len() > 1000, "{} bytes", hello.len());
+        let pieces: Vec<(usize, &[u8])> = (0..hello.len()).map(|i| (i, &hello[i..=i])).collect();
+        let mut n = Namer::new(Some(1000));
+        let name = feed_client(&mut n, 1000, &pieces).expect("named");
+        assert_eq!(name.name.as_deref(), Some("www.example.com"));
+        assert_eq!(n.evasion(), None);
+    }
+
+    #[test]
+    fn hello_in_33_segments_is_named() {
+        // 32 segments was where naming used to give up.
+        let hello = pq_hello();
+        let step = hello.len().div_ceil(33);
+        let pieces: Vec<(usize, &[u8])> = hello
+            .chunks(step)
+            .enumerate()
+            .map(|(i, c)| (i * step, c))
+            .collect();
+        assert_eq!(pieces.len(), 33);
+        let mut n = Namer::new(Some(5));
+        let name = feed_client(&mut n, 5, &pieces).expect("named");
+        assert_eq!(name.name.as_deref(), Some("www.example.com"));
+    }
+
+    #[test]
+    fn retransmitted_first_bytes_do_not_use_up_naming() {
+        let hello = pq_hello();
+        let mut pieces: Vec<(usize, &[u8])> = vec![(0, &hello[..5]); 1000];
+        pieces.push((0, &hello));
+        let mut n = Namer::new(Some(77));
+        let name = feed_client(&mut n, 77, &pieces).expect("named");
+        assert_eq!(name.name.as_deref(), Some("www.example.com"));
+        assert_eq!(n.evasion(), None);
+    }
+
+    #[test]
+    fn endless_retransmissions_of_a_hello_start_end_naming_as_abandoned() {
+        let hello = pq_hello();
+        let pieces: Vec<(usize, &[u8])> = vec![(0, &hello[..5]); usize::from(STALE_PACKETS) + 1];
+        let mut n = Namer::new(Some(77));
+        assert!(feed_client(&mut n, 77, &pieces).is_none());
         assert!(n.is_done());
+        assert_eq!(n.evasion(), Some(Evasion::Abandoned(Hello::Tls)));
+        assert_eq!(
+            n.evasion().map(Evasion::reason),
+            Some("naming_abandoned_tls")
+        );
+    }
+
+    #[test]
+    fn hello_in_more_segments_than_the_cap_is_abandoned() {
+        // A record announcing a hello of 4,000 bytes, sent one byte a segment: the cap on
+        // packets that bring new bytes ends naming before the hello does, and says so.
+        let mut stream = vec![0x16, 3, 1, 0x0f, 0xa0, 1, 0, 0x0f, 0x9c, 3, 3];
+        stream.resize(4005, 0);
+        let pieces: Vec<(usize, &[u8])> = (0..usize::from(FRESH_PACKETS))
+            .map(|i| (i, &stream[i..=i]))
+            .collect();
+        let mut n = Namer::new(Some(0));
+        assert!(feed_client(&mut n, 0, &pieces[..pieces.len() - 1]).is_none());
+        assert!(!n.is_done());
+        assert!(feed_client(&mut n, 0, &pieces[pieces.len() - 1..]).is_none());
+        assert!(n.is_done());
+        assert_eq!(n.evasion(), Some(Evasion::Abandoned(Hello::Tls)));
+    }
+
+    #[test]
+    fn overlapping_segments_with_the_same_bytes_are_named() {
+        let hello = pq_hello();
+        // Segments of 100 bytes every 60: each overlaps the one before by 40 bytes.
+        let pieces: Vec<(usize, &[u8])> = (0..hello.len())
+            .step_by(60)
+            .map(|o| (o, &hello[o..(o + 100).min(hello.len())]))
+            .collect();
+        let mut n = Namer::new(Some(9));
+        let name = feed_client(&mut n, 9, &pieces).expect("named");
+        assert_eq!(name.name.as_deref(), Some("www.example.com"));
+        assert_eq!(n.evasion(), None);
+    }
+
+    #[test]
+    fn overlapping_segments_with_different_bytes_end_naming_as_evasion() {
+        let hello = record(&client_hello(&HelloSpec::default()));
+        let at = hello
+            .windows(15)
+            .position(|w| w == b"www.Example.COM")
+            .expect("the name in the hello");
+        // The first copy names another host; the second, as the server may keep it, differs.
+        let mut decoy = hello[..at + 15].to_vec();
+        decoy[at..at + 3].copy_from_slice(b"xyz");
+        let mut n = Namer::new(Some(9));
+        assert!(feed_client(&mut n, 9, &[(0, &decoy)]).is_none());
+        assert!(!n.is_done());
+        let found = feed_client(&mut n, 9, &[(0, &hello)]);
+        assert!(found.is_none(), "{found:?}");
+        assert!(n.is_done());
+        assert_eq!(n.evasion(), Some(Evasion::TcpOverlapMismatch));
+        assert_eq!(
+            n.evasion().map(Evasion::reason),
+            Some("tcp_overlap_mismatch")
+        );
+    }
+
+    #[test]
+    fn server_answering_an_unfinished_hello_ends_naming_as_abandoned() {
+        let hello = pq_hello();
+        let mut n = Namer::new(Some(9));
+        assert!(feed_client(&mut n, 9, &[(0, &hello[..300])]).is_none());
+        assert!(!n.is_done());
+        // Empty ACKs from the server are fine.
+        n.feed(&seg(1, L4::Tcp, 501, ACK, b""));
+        assert!(!n.is_done());
+        n.feed(&seg(1, L4::Tcp, 501, ACK, &[0x16, 3, 3, 0, 80, 2]));
+        assert!(n.is_done());
+        assert_eq!(n.evasion(), Some(Evasion::Abandoned(Hello::Tls)));
+    }
+
+    #[test]
+    fn flow_ending_mid_request_is_abandoned_and_a_named_one_is_not() {
+        let req = b"GET / HTTP/1.1\r\nHost: www.pornhub.com\r\nAccept: */*\r\n\r\n";
+        let mut n = Namer::new(Some(0));
+        assert!(feed_client(&mut n, 0, &[(0, &req[..30])]).is_none());
+        assert!(!n.is_done());
+        assert_eq!(n.evasion(), Some(Evasion::Abandoned(Hello::Http)));
+        let pieces: Vec<(usize, &[u8])> = (30..req.len()).map(|i| (i, &req[i..=i])).collect();
+        let name = feed_client(&mut n, 0, &pieces).expect("named");
+        assert_eq!(name.name.as_deref(), Some("www.pornhub.com"));
+        assert_eq!(n.evasion(), None);
+    }
+
+    #[test]
+    fn hello_larger_than_the_stream_limit_is_counted_as_too_large() {
+        // A handshake message of 20,000 bytes in two records: more than naming keeps.
+        let mut msg = vec![1, 0, 0x4e, 0x1c];
+        msg.extend_from_slice(&[3, 3]);
+        msg.resize(20_004, 0);
+        let mut stream = Vec::new();
+        for chunk in msg.chunks(16_384) {
+            stream.extend_from_slice(&record(chunk));
+        }
+        let mut n = Namer::new(Some(0));
+        let pieces: Vec<(usize, &[u8])> = stream
+            .chunks(1400)
+            .enumerate()
+            .map(|(i, c)| (i * 1400, c))
+            .collect();
+        assert!(feed_client(&mut n, 0, &pieces).is_none());
+        assert!(n.is_done());
+        assert_eq!(n.evasion(), Some(Evasion::TlsHelloTooLarge));
+        assert_eq!(n.failure, None);
+    }
+
+    #[test]
+    fn other_sides_data_is_no_progress() {
+        // An SSH-like server banner and a client still mid-hello: the banner brings nothing
+        // new to the client's stream, and counts as such.
+        let mut n = Namer::default();
+        n.feed(&seg(0, L4::Tcp, 1, ACK, &[0x16, 3, 1, 0x3f, 0xff, 1]));
+        let fresh = n.fresh_left;
+        n.feed(&seg(0, L4::Tcp, 1, ACK, &[0x16, 3, 1, 0x3f, 0xff, 1]));
+        assert_eq!(n.fresh_left, fresh, "a retransmission is not progress");
+        assert_eq!(n.stale_left, STALE_PACKETS - 1);
+    }
+
+    #[test]
+    fn a_decoy_hello_followed_by_a_different_one_is_evasion_after_naming() {
+        // The decoy, sent so that only the middlebox keeps it, names the flow first; the real
+        // hello at the same place differs, which naming sees while it waits for the server.
+        let real = record(&client_hello(&HelloSpec {
+            sni: Some(b"www.pornhub.com"),
+            ..Default::default()
+        }));
+        let decoy = record(&client_hello(&HelloSpec {
+            sni: Some(b"www.example.com"),
+            ..Default::default()
+        }));
+        for in_place in [true, false] {
+            let mut n = Namer::new(Some(9));
+            let name = if in_place {
+                feed_client(&mut n, 9, &[(0, &decoy)])
+            } else {
+                feed_client(&mut n, 9, &[(0, &decoy[..100]), (100, &decoy[100..])])
+            };
+            assert_eq!(
+                name.and_then(|n| n.name).as_deref(),
+                Some("www.example.com")
+            );
+            assert!(!n.is_done(), "in place: {in_place}");
+            // The same bytes again are a retransmission.
+            assert!(feed_client(&mut n, 9, &[(0, &decoy[..50])]).is_none());
+            assert!(!n.is_done());
+            assert!(feed_client(&mut n, 9, &[(0, &real)]).is_none());
+            assert!(n.is_done());
+            assert_eq!(
+                n.evasion(),
+                Some(Evasion::TcpOverlapMismatch),
+                "in place: {in_place}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_named_request_is_checked_only_until_the_server_answers() {
+        let req = b"GET / HTTP/1.1\r\nHost: www.example.com\r\n\r\n";
+        let mut n = Namer::new(Some(0));
+        assert!(feed_client(&mut n, 0, &[(0, req)]).is_some());
+        assert!(!n.is_done());
+        n.feed(&seg(1, L4::Tcp, 1, ACK, b"HTTP/1.1 200 OK\r\n"));
+        assert!(n.is_done());
+        assert_eq!(n.evasion(), None);
+    }
+
+    #[test]
+    fn a_faithful_copy_of_a_hello_read_in_place_is_no_evasion() {
+        let hello = record(&client_hello(&HelloSpec::default()));
+        let mut n = Namer::new(Some(9));
+        assert!(feed_client(&mut n, 9, &[(0, &hello)]).is_some());
+        // Sent again in two pieces, the second first, as a lossy path might.
+        assert!(feed_client(&mut n, 9, &[(60, &hello[60..]), (0, &hello[..60])]).is_none());
+        // And the whole of it once more.
+        assert!(feed_client(&mut n, 9, &[(0, &hello)]).is_none());
+        assert!(!n.is_done());
+        n.feed(&seg(1, L4::Tcp, 1, ACK, &[0x16, 3, 3, 0, 80, 2]));
+        assert!(n.is_done());
+        assert_eq!(n.evasion(), None);
+    }
+
+    #[test]
+    fn a_copy_of_a_hello_read_in_place_that_names_another_host_is_evasion() {
+        let decoy = record(&client_hello(&HelloSpec {
+            sni: Some(b"www.example.com"),
+            ..Default::default()
+        }));
+        let real = record(&client_hello(&HelloSpec {
+            sni: Some(b"a-much-longer-name.example.org"),
+            ..Default::default()
+        }));
+        let mut n = Namer::new(Some(9));
+        assert!(feed_client(&mut n, 9, &[(0, &decoy)]).is_some());
+        let cut = real.len() / 2;
+        assert!(feed_client(&mut n, 9, &[(cut, &real[cut..])]).is_none());
+        assert!(!n.is_done(), "half a copy says nothing yet");
+        assert!(feed_client(&mut n, 9, &[(0, &real[..cut])]).is_none());
+        assert!(n.is_done());
+        assert_eq!(n.evasion(), Some(Evasion::TcpOverlapMismatch));
     }
 }

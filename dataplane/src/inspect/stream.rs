@@ -3,6 +3,12 @@
 //! order, repeat or overlap; only the first `limit` bytes of the stream are kept, which is all
 //! that naming needs (a ClientHello, a request head). What lies beyond the limit is dropped and
 //! remembered as [`StreamBuf::overflowed`].
+//!
+//! Where a piece overlaps bytes already held, the first copy stays and the two are compared
+//! (only there: a piece that lands in a gap costs no comparison). A receiver may keep either
+//! copy, so overlaps that differ are how a client shows a middlebox one name and the server
+//! another; they are remembered as [`StreamBuf::mismatched`]. Each insert says how many bytes
+//! it added, so that a caller can tell a retransmission (nothing new) from progress.
 
 /// Bytes reserved at a buffer's first piece: a ClientHello (also a post-quantum one) fits.
 const FIRST_RESERVE: u32 = 2048;
@@ -15,6 +21,10 @@ pub struct StreamBuf {
     filled: Vec<(u32, u32)>,
     limit: u32,
     overflowed: bool,
+    /// Bytes held (the filled ranges' total length).
+    held: u32,
+    /// Whether a piece overlapped held bytes with different bytes.
+    mismatched: bool,
 }
 
 impl StreamBuf {
@@ -25,14 +35,18 @@ impl StreamBuf {
             filled: Vec::new(),
             limit,
             overflowed: false,
+            held: 0,
+            mismatched: false,
         }
     }
 
-    /// Stores `bytes` found at stream offset `offset`. Bytes beyond the limit are dropped (and
-    /// [`overflowed`](Self::overflowed) is set). Where pieces overlap, the first one stays.
-    pub fn insert(&mut self, offset: u64, bytes: &[u8]) {
+    /// Stores `bytes` found at stream offset `offset` and returns how many of them were new
+    /// (not held before). Bytes beyond the limit are dropped (and
+    /// [`overflowed`](Self::overflowed) is set). Where pieces overlap, the first one stays, and
+    /// a difference sets [`mismatched`](Self::mismatched).
+    pub fn insert(&mut self, offset: u64, bytes: &[u8]) -> u32 {
         if bytes.is_empty() {
-            return;
+            return 0;
         }
         let limit = u64::from(self.limit);
         let end = offset.saturating_add(bytes.len() as u64);
@@ -40,7 +54,7 @@ impl StreamBuf {
             self.overflowed = true;
         }
         if offset >= limit {
-            return;
+            return 0;
         }
         let start = offset as u32;
         let end = end.min(limit) as u32;
@@ -53,8 +67,10 @@ impl StreamBuf {
             }
             self.data.resize(end as usize, 0);
         }
-        // Copy only into the gaps, so the first copy of every byte wins.
+        // Copy only into the gaps, so the first copy of every byte wins; compare where held.
         let mut cursor = start;
+        let mut added = 0u32;
+        let piece = |a: u32, b: u32| &bytes[(a - start) as usize..(b - start) as usize];
         for &(s, e) in &self.filled {
             if e <= cursor {
                 continue;
@@ -63,8 +79,12 @@ impl StreamBuf {
                 break;
             }
             if s > cursor {
-                let (a, b) = (cursor as usize, s as usize);
-                self.data[a..b].copy_from_slice(&bytes[a - start as usize..b - start as usize]);
+                self.data[cursor as usize..s as usize].copy_from_slice(piece(cursor, s));
+                added += s - cursor;
+            }
+            let (a, b) = (s.max(cursor), e.min(end));
+            if self.data[a as usize..b as usize] != *piece(a, b) {
+                self.mismatched = true;
             }
             cursor = cursor.max(e);
             if cursor >= end {
@@ -72,10 +92,12 @@ impl StreamBuf {
             }
         }
         if cursor < end {
-            let (a, b) = (cursor as usize, end as usize);
-            self.data[a..b].copy_from_slice(&bytes[a - start as usize..b - start as usize]);
+            self.data[cursor as usize..end as usize].copy_from_slice(piece(cursor, end));
+            added += end - cursor;
         }
         self.mark_filled(start, end);
+        self.held += added;
+        added
     }
 
     /// Records `[start, end)` as filled, merging it with the ranges it overlaps or touches (in
@@ -113,6 +135,16 @@ impl StreamBuf {
         self.overflowed
     }
 
+    /// Whether a piece overlapped bytes already held with different bytes.
+    pub fn mismatched(&self) -> bool {
+        self.mismatched
+    }
+
+    /// Bytes held, in all ranges.
+    pub fn held(&self) -> u32 {
+        self.held
+    }
+
     /// Whether the contiguous prefix has reached the limit: no more can ever be added to it.
     pub fn is_full(&self) -> bool {
         self.contiguous().len() as u32 >= self.limit
@@ -123,6 +155,7 @@ impl StreamBuf {
     fn shift(&mut self, by: u32) {
         let old = std::mem::take(&mut self.data);
         let filled = std::mem::take(&mut self.filled);
+        self.held = 0;
         for (s, e) in filled {
             self.insert(u64::from(s) + u64::from(by), &old[s as usize..e as usize]);
         }
@@ -133,6 +166,7 @@ impl StreamBuf {
         self.data.clear();
         self.filled.clear();
         self.overflowed = false;
+        self.held = 0;
     }
 }
 
@@ -165,8 +199,9 @@ impl TcpStream {
         }
     }
 
-    /// Takes one segment of this direction: its sequence number, flags and payload.
-    pub fn segment(&mut self, seq: u32, flags: u8, payload: &[u8]) {
+    /// Takes one segment of this direction: its sequence number, flags and payload. Returns how
+    /// many bytes it added to the stream (0 for a retransmission, or bytes beyond the limit).
+    pub fn segment(&mut self, seq: u32, flags: u8, payload: &[u8]) -> u32 {
         use crate::decode::tcp_flags::SYN;
         if flags & SYN != 0 {
             let start = seq.wrapping_add(1);
@@ -184,13 +219,10 @@ impl TcpStream {
                 self.base = Some(start);
             }
             // Data on a SYN (TCP Fast Open) starts right after it.
-            if !payload.is_empty() {
-                self.buf.insert(0, payload);
-            }
-            return;
+            return self.buf.insert(0, payload);
         }
         if payload.is_empty() {
-            return;
+            return 0;
         }
         let base = match self.base {
             Some(base) => base,
@@ -201,25 +233,24 @@ impl TcpStream {
         };
         let rel = seq.wrapping_sub(base) as i32;
         if rel >= 0 {
-            self.buf.insert(rel as u64, payload);
-            return;
+            return self.buf.insert(rel as u64, payload);
         }
         // Before the start. Retransmission of SYN-relative data cannot be, so if the SYN was
         // seen this is old junk; otherwise the start moves back.
         if self.syn_seen {
             let back = rel.unsigned_abs() as usize;
-            if back < payload.len() {
-                self.buf.insert(0, &payload[back..]);
-            }
-            return;
+            return match payload.get(back..) {
+                Some(rest) => self.buf.insert(0, rest),
+                None => 0,
+            };
         }
         let by = rel.unsigned_abs();
         if by >= self.buf.limit {
-            return;
+            return 0;
         }
         self.buf.shift(by);
         self.base = Some(seq);
-        self.buf.insert(0, payload);
+        self.buf.insert(0, payload)
     }
 
     /// The stream's bytes from its start up to the first gap.
@@ -236,6 +267,16 @@ impl TcpStream {
 
     pub fn is_full(&self) -> bool {
         self.buf.is_full()
+    }
+
+    /// Whether a segment overlapped bytes already held with different bytes.
+    pub fn mismatched(&self) -> bool {
+        self.buf.mismatched()
+    }
+
+    /// Whether any byte is held (perhaps after a gap).
+    pub fn is_empty(&self) -> bool {
+        self.buf.is_empty()
     }
 }
 
@@ -318,5 +359,44 @@ mod tests {
         t.segment(100, SYN, b"");
         t.segment(101, ACK, b"abc");
         assert_eq!(t.contiguous(), b"abcdef");
+    }
+
+    #[test]
+    fn stream_buf_counts_new_bytes_and_a_repeat_adds_none() {
+        let mut b = StreamBuf::new(100);
+        assert_eq!(b.insert(0, b"hello"), 5);
+        assert_eq!(b.insert(0, b"hello"), 0);
+        assert_eq!(b.insert(3, b"lo wor"), 4);
+        assert_eq!(b.insert(20, b"x"), 1);
+        assert_eq!(b.held(), 10);
+        assert_eq!(b.insert(98, b"abcd"), 2, "bytes past the limit are not new");
+        assert!(!b.mismatched());
+    }
+
+    #[test]
+    fn stream_buf_overlap_with_different_bytes_is_a_mismatch() {
+        let mut b = StreamBuf::new(100);
+        b.insert(2, b"CDE");
+        b.insert(0, b"abCDEfg");
+        assert!(!b.mismatched(), "the same bytes again");
+        assert_eq!(b.insert(4, b"Xf"), 0);
+        assert!(b.mismatched());
+        assert_eq!(b.contiguous(), b"abCDEfg", "the first copy stays");
+    }
+
+    #[test]
+    fn tcp_stream_segment_says_what_it_added() {
+        let mut t = TcpStream::new(100);
+        assert_eq!(t.segment(1000, SYN, b""), 0);
+        assert_eq!(t.segment(1001, ACK, b"abc"), 3);
+        assert_eq!(t.segment(1001, ACK, b"abc"), 0);
+        assert_eq!(
+            t.segment(999, ACK, b"zzabcd"),
+            1,
+            "old bytes before the start are cut"
+        );
+        assert!(!t.mismatched());
+        assert_eq!(t.segment(1002, ACK, b"Q"), 0);
+        assert!(t.mismatched());
     }
 }

@@ -19,7 +19,7 @@ use super::model::{PolicyFile, ProfileModel, QuotaModel, ScheduleModel, Subscrib
 use super::quota::{Quota, QuotaTarget};
 use super::schedule::{parse_hhmm, Days, Window, WindowRules};
 use super::sets::{normalize_domain, AppSet, CategorySet, DomainSet};
-use super::{next_uid, Policy, Profile, Subscriber, UnknownMode};
+use super::{next_uid, EvasionMode, Policy, Profile, Subscriber, UnknownMode};
 use crate::lines::LineIndex;
 
 /// Compiles `text`; see [`Policy::from_toml_str`].
@@ -449,6 +449,28 @@ impl Ctx<'_> {
             },
         };
 
+        // A profile that blocks nothing has nothing to get around.
+        let blocks_anything = !p.blocked_categories.is_empty()
+            || !p.blocked_apps.is_empty()
+            || !p.schedules.is_empty()
+            || !p.quotas.is_empty()
+            || p.block_quic
+            || p.block_doh
+            || p.block_vpn
+            || unknown == UnknownMode::Block;
+        let evasion = match &p.evasion {
+            None if blocks_anything => EvasionMode::Block,
+            None => EvasionMode::Allow,
+            Some(s) => match s.get_ref().trim() {
+                "allow" => EvasionMode::Allow,
+                "block" => EvasionMode::Block,
+                other => {
+                    self.err(s.span(), f("evasion"), K::BadUnknownMode(other.to_string()));
+                    EvasionMode::Block
+                }
+            },
+        };
+
         Profile {
             name: name.into(),
             blocked_categories,
@@ -462,6 +484,7 @@ impl Ctx<'_> {
             block_doh: p.block_doh,
             block_vpn: p.block_vpn,
             unknown,
+            evasion,
         }
     }
 

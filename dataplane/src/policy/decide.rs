@@ -1,6 +1,10 @@
 //! The decision for one flow of one subscriber at one instant.
 //!
-//! Rules are tried in this order; the first that applies decides:
+//! A flow that naming marked as evasive (segments that overlap with different bytes, a hello
+//! begun and never completed, one too large to read) is blocked first of all, under the rule
+//! `evasion`, when its profile says `evasion = "block"` (the default for a profile that blocks
+//! anything): what name it carries cannot be trusted. Then rules are tried in this order; the
+//! first that applies decides:
 //!
 //! 1. allow overrides: the profile's `allowed_apps`, then `allowed_domains` (the flow's name is
 //!    the domain or a subdomain of it). They beat everything below, schedules included.
@@ -28,7 +32,7 @@ use crate::classify::{AppId, Category, Match};
 
 use super::quota::QuotaLedger;
 use super::schedule::{next_boundary, next_minute, LocalTime, QuotaClock};
-use super::{Policy, SubscriberRef, UnknownMode};
+use super::{EvasionMode, Policy, SubscriberRef, UnknownMode};
 
 /// Ports of DNS over TLS (RFC 7858) and DNS over QUIC (RFC 9250).
 const DOT_PORT: u16 = 853;
@@ -97,6 +101,8 @@ pub struct Query<'a> {
     pub name: Option<&'a str>,
     pub matched: Option<Match>,
     pub server: SocketAddr,
+    /// Naming saw the flow try to get around it (see the module comment).
+    pub evasive: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -144,6 +150,8 @@ pub enum Rule {
     Vpn,
     /// `unknown = "block"`.
     Unknown,
+    /// `evasion = "block"`: the flow tried to get around naming.
+    Evasion,
 }
 
 impl Rule {
@@ -161,6 +169,7 @@ impl Rule {
             Rule::Doh => "doh",
             Rule::Vpn => "vpn",
             Rule::Unknown => "unknown",
+            Rule::Evasion => "evasion",
         }
     }
 }
@@ -202,7 +211,9 @@ impl RuleLabel<'_> {
                 .profile(profile)
                 .and_then(|pr| pr.quotas.get(usize::from(quota)))
                 .map(|q| &*q.label),
-            Rule::Default | Rule::Quic | Rule::Doh | Rule::Vpn | Rule::Unknown => None,
+            Rule::Default | Rule::Quic | Rule::Doh | Rule::Vpn | Rule::Unknown | Rule::Evasion => {
+                None
+            }
         };
         if let Some(d) = detail {
             w.write_str(":")?;
@@ -270,6 +281,11 @@ impl Policy {
             rule,
             valid_until_ns: until,
         };
+
+        // Before every rule: a flow that tried to get around naming.
+        if q.evasive && profile.evasion == EvasionMode::Block {
+            return verdict(Action::Block, Rule::Evasion, valid_until);
+        }
 
         // 1. Allow overrides.
         if profile.allowed_apps.contains(app) {

@@ -29,6 +29,8 @@
 //! block_doh = true                    # doh category, known DoH/DoT resolvers, port 853
 //! block_vpn = true                    # vpn category; flows that are no app to VPN ports
 //! unknown = "block"                   # flows whose name stays unknown: "allow" (default)
+//! evasion = "block"                   # flows that evade naming; default "block" when the
+//!                                     # profile blocks anything, else "allow"
 //!
 //! [[profile.child.schedules]]
 //! name = "school-nights"              # used in rule labels (default "<profile>#<n>")
@@ -114,6 +116,14 @@ pub(crate) enum UnknownMode {
     Block,
 }
 
+/// What to do with a flow that naming marked as evasive (overlapping segments that differ, a
+/// hello begun and never completed, one too large to read).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum EvasionMode {
+    Allow,
+    Block,
+}
+
 /// One compiled profile.
 #[derive(Debug)]
 pub(crate) struct Profile {
@@ -130,6 +140,7 @@ pub(crate) struct Profile {
     pub block_doh: bool,
     pub block_vpn: bool,
     pub unknown: UnknownMode,
+    pub evasion: EvasionMode,
 }
 
 /// One listed subscriber.

@@ -54,6 +54,8 @@ pub(crate) struct ProfileModel {
     #[serde(default)]
     pub block_vpn: bool,
     pub unknown: Option<Spanned<String>>,
+    /// `"allow"` or `"block"`; default: block when the profile blocks anything.
+    pub evasion: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

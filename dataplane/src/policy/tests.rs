@@ -197,6 +197,7 @@ fn query(s: SubscriberRef, ts_ns: u64, name: Option<&str>, matched: Option<Match
         name,
         matched,
         server: https(),
+        evasive: false,
     }
 }
 
@@ -1105,10 +1106,79 @@ fn quic_doh_vpn_and_unknown_table() {
             name,
             matched,
             server,
+            evasive: false,
         };
         let v = p.decide(&q, &ledger);
         assert_eq!((v.action, label(&p, &v).as_str()), (action, want), "{case}");
     }
+}
+
+const EVASION_POLICY: &str = r#"
+default_profile = "open"
+[[subscriber]]
+id = "1"
+identifiers = ["10.0.0.1"]
+profile = "kid"
+[[subscriber]]
+id = "2"
+identifiers = ["10.0.0.2"]
+profile = "lenient"
+[[subscriber]]
+id = "3"
+identifiers = ["10.0.0.3"]
+profile = "watchful"
+[profile.kid]
+blocked_categories = ["adult"]
+allowed_domains = ["bbc.co.uk"]
+[profile.lenient]
+blocked_categories = ["adult"]
+evasion = "allow"
+[profile.watchful]
+evasion = "block"
+[profile.open]
+"#;
+
+#[test]
+fn evasive_flows_are_blocked_first_where_the_profile_blocks_anything_or_says_so() {
+    let p = Policy::from_toml_str(EVASION_POLICY, "evasion.toml", &TestApps).expect("policy");
+    let ledger = QuotaLedger::for_policy(&p);
+    let ts = utc(2024, 6, 3, 10, 0, 0);
+    let decide = |id: &str, name: Option<&str>, evasive: bool| {
+        let s = match id {
+            "default" => SubscriberRef::Default,
+            id => sub(&p, id),
+        };
+        let q = Query {
+            evasive,
+            ..query(s, ts, name, None)
+        };
+        let v = p.decide(&q, &ledger);
+        (v.action, label(&p, &v))
+    };
+    let evasion = (Action::Block, "evasion".to_string());
+    // Blocks something, so evasion blocks by default, before the allow overrides: the name of
+    // an evasive flow cannot be trusted.
+    assert_eq!(decide("1", None, true), evasion);
+    assert_eq!(decide("1", Some("www.bbc.co.uk"), true), evasion);
+    assert_eq!(decide("1", None, false).0, Action::Allow);
+    // Said otherwise, or blocks nothing: decided as any unnamed flow.
+    assert_eq!(decide("2", None, true).0, Action::Allow);
+    assert_eq!(decide("default", None, true).0, Action::Allow);
+    // Blocks nothing else, but says so.
+    assert_eq!(decide("3", None, true), evasion);
+    assert_eq!(decide("3", None, false).0, Action::Allow);
+}
+
+#[test]
+fn a_bad_evasion_value_is_an_error_with_its_field() {
+    let text = EVASION_POLICY.replace(r#"evasion = "allow""#, r#"evasion = "maybe""#);
+    let errors = Policy::from_toml_str(&text, "evasion.toml", &TestApps)
+        .expect_err("a bad value")
+        .0;
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].field, "profile.lenient.evasion");
+    assert_eq!(errors[0].line, 20);
+    assert!(errors[0].to_string().contains("maybe"), "{}", errors[0]);
 }
 
 #[test]
@@ -1126,6 +1196,7 @@ fn block_vpn_covers_ike_nat_t_openvpn_l2tp_pptp_and_wireguard_ports() {
             name,
             matched,
             server: SocketAddr::from(([203, 0, 113, 9], port)),
+            evasive: false,
         };
         let v = p.decide(&q, &ledger);
         (v.action, label(&p, &v))

@@ -112,6 +112,22 @@ impl QuicState {
         self.progress()
     }
 
+    /// Whether part of the handshake stream is held and the hello is not complete (a complete
+    /// one ends the state).
+    pub fn has_partial_hello(&self) -> bool {
+        self.kind.is_some() && !self.handshake.buf.is_empty()
+    }
+
+    /// Bytes of the handshake stream held: grows only when a datagram brings new ones.
+    pub fn handshake_held(&self) -> u32 {
+        self.handshake.buf.held()
+    }
+
+    /// Whether handshake data overlapped bytes already held with different bytes.
+    pub fn handshake_mismatched(&self) -> bool {
+        self.handshake.buf.mismatched()
+    }
+
     /// Reads one datagram's handshake bytes into the handshake stream.
     fn absorb(&mut self, datagram: &[u8]) -> Result<(), QuicError> {
         let &first = datagram.first().ok_or(QuicError::NotQuic)?;
@@ -288,6 +304,15 @@ fn read_version(datagram: &[u8]) -> Result<u32, QuicError> {
         .get(1..5)
         .ok_or(QuicError::Malformed("long header truncated"))?;
     Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+}
+
+/// Whether a client datagram is a short-header (1-RTT) packet, sent once the handshake is over:
+/// not a long header, nor a Google QUIC packet that carries its version.
+pub fn is_short_header(datagram: &[u8]) -> bool {
+    datagram
+        .first()
+        .is_some_and(|&b| b & first_byte::LONG_FORM == 0)
+        && !gquic::is_legacy_with_version(datagram)
 }
 
 /// Cheap test whether a client's first UDP payload can be a QUIC (or Google QUIC) Initial.
