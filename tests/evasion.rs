@@ -319,6 +319,35 @@ fn tls_hello_begun_and_never_finished_is_blocked_as_evasion() {
     tls_in("tls-unfinished", &pieces).assert_blocked_as_evasion("naming_abandoned_tls");
 }
 
+#[test]
+fn tls_hello_begun_when_the_capture_ends_is_recorded_as_blocked_evasion() {
+    // Half a hello and nothing after it: naming ends only with the flow, which is then decided
+    // (its record says block/evasion, with the time of its last packet) though no packet of it
+    // came after the decision.
+    let server: SocketAddr = "198.51.100.80:443".parse().unwrap();
+    let (c2s, s2c) = (Direction::ClientToServer, Direction::ServerToClient);
+    let flags = |syn: bool, ack: Option<u32>| TcpFlags {
+        syn,
+        ack,
+        ..TcpFlags::default()
+    };
+    let mut cap = Capture::new();
+    cap.tcp(c2s, server, CLIENT_ISN, flags(true, None), &[]);
+    cap.tcp(s2c, server, SERVER_ISN, flags(true, Some(CLIENT_ISN + 1)), &[]);
+    cap.tcp(c2s, server, CLIENT_ISN + 1, flags(false, Some(SERVER_ISN + 1)), &[]);
+    let hello = tls_hello();
+    for (off, bytes) in cut(&hello[..hello.len() / 2], 4) {
+        let seq = CLIENT_ISN + 1 + off as u32;
+        cap.tcp(c2s, server, seq, flags(false, Some(SERVER_ISN + 1)), &bytes);
+    }
+    let r = replay(&cap.write("tls-cut-off"));
+    let f = r.only_flow();
+    assert_eq!(f["verdict"], "block", "{f}\n{}", r.summary);
+    assert_eq!(f["rule"], "evasion", "{f}");
+    assert_eq!(f["verdict_at"], f["last_ts"], "{f}");
+    assert_eq!(r.count("naming_abandoned_tls"), 1, "{}", r.summary);
+}
+
 // ---- HTTP ----------------------------------------------------------------------------------
 
 fn http_in(name: &str, pieces: &[(usize, Vec<u8>)]) -> Replay {

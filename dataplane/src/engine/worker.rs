@@ -173,12 +173,16 @@ impl Worker {
     /// Ends every flow still open (end of input), in creation order.
     pub fn finish(&mut self, ended: &mut impl FnMut(Flow, EndReason)) {
         let Flows {
-            table, counters, ..
+            table,
+            counters,
+            enforcement,
+            ..
         } = &mut self.flows;
+        let enforcement = enforcement.as_ref();
         counters.flow_table_bytes = counters.flow_table_bytes.max(table.memory_bytes() as u64);
         counters.flow_wheel_bytes = counters.flow_wheel_bytes.max(table.wheel_bytes() as u64);
-        table.settle_all(|f, r| finish(counters, f, r, ended));
-        table.drain(|f| finish(counters, f, EndReason::EndOfInput, ended));
+        table.settle_all(|f, r| finish(counters, enforcement, f, r, ended));
+        table.drain(|f| finish(counters, enforcement, f, EndReason::EndOfInput, ended));
     }
 }
 
@@ -198,14 +202,14 @@ fn track(
     let packet = *packet;
     counters.packets += 1;
     counters.bytes += u64::from(orig_len);
-    table.advance(ts_ns, |f, r| finish(counters, f, r, ended));
+    table.advance(ts_ns, |f, r| finish(counters, enforcement.as_ref(), f, r, ended));
     let (key, dir) = FlowKey::of(&packet);
     let hash = key.hash64();
     let mut slot = match table.lookup_or_insert(
         &key,
         hash,
         |serial| new_flow(key, dir, serial, ts_ns, &packet, dns),
-        |f, r| finish(counters, f, r, ended),
+        |f, r| finish(counters, enforcement.as_ref(), f, r, ended),
     ) {
         Lookup::Created(s) => {
             counters.flows += 1;
@@ -222,13 +226,13 @@ fn track(
     if let Some(f) = table.get(slot) {
         if packet.l4 == L4::Tcp && f.is_closed() && is_syn(&packet) {
             if let Some(old) = table.remove(slot) {
-                finish(counters, old, EndReason::Closed, ended);
+                finish(counters, enforcement.as_ref(), old, EndReason::Closed, ended);
             }
             slot = match table.lookup_or_insert(
                 &key,
                 hash,
                 |serial| new_flow(key, dir, serial, ts_ns, &packet, dns),
-                |f, r| finish(counters, f, r, ended),
+                |f, r| finish(counters, enforcement.as_ref(), f, r, ended),
             ) {
                 Lookup::Created(s) | Lookup::Found(s) => {
                     counters.flows += 1;
@@ -404,13 +408,30 @@ fn end_naming(flow: &mut Flow, counters: &mut Counters) {
     flow.naming_done = true;
 }
 
+/// Ends `flow`: ends its naming, counts its name and hands it to `ended`. A flow whose naming
+/// ends only now and turns out evasive (a hello begun and never finished) is decided at its
+/// last packet's time first, so that its record and block event say what the policy made of
+/// it, as for a flow whose naming gave up while it ran.
 fn finish(
     counters: &mut Counters,
+    enforcement: Option<&(Arc<Enforcer>, Arc<Rules>)>,
     mut flow: Flow,
     reason: EndReason,
     ended: &mut impl FnMut(Flow, EndReason),
 ) {
+    let was_done = flow.naming_done;
     end_naming(&mut flow, counters);
+    if let Some((enforcer, rules)) = enforcement {
+        if !was_done && flow.evasive {
+            let rules = if rules.epoch == enforcer.epoch() {
+                Arc::clone(rules)
+            } else {
+                enforcer.rules()
+            };
+            let ts = flow.last_ts;
+            decide(&mut flow, ts, &rules, enforcer.events());
+        }
+    }
     let n = flow.name.as_deref();
     counters.flow_named(n.and_then(|n| n.proto), n.and_then(|n| n.source));
     ended(flow, reason);
