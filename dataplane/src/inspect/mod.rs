@@ -16,12 +16,14 @@ use std::sync::Arc;
 /// Longest host name (RFC 1035 section 2.3.4, without the trailing dot).
 const MAX_NAME: usize = 253;
 
-/// Lower-cases `name` and strips one trailing dot. Returns `None` for an empty name or one with
-/// bytes that cannot be in a host name (controls, spaces, non-ASCII). The name is shared text
+/// Lower-cases `name` and strips one trailing dot. Returns `None` for an empty name, one with an
+/// empty label (`..`, a leading dot) or with bytes that cannot be in a host name (controls,
+/// spaces, non-ASCII). The name is shared text
 /// made with one allocation: flows, DNS answers and records all hold it.
 pub fn normalize_name(name: &[u8]) -> Option<Arc<str>> {
     let name = name.strip_suffix(b".").unwrap_or(name);
-    if name.is_empty() || name.len() > MAX_NAME {
+    if name.is_empty() || name.len() > MAX_NAME || name.split(|&b| b == b'.').any(<[u8]>::is_empty)
+    {
         return None;
     }
     let mut lower = [0u8; MAX_NAME];
@@ -54,5 +56,19 @@ mod tests {
         assert_eq!(normalize_name(b"."), None);
         assert_eq!(normalize_name(b"a\x00b"), None);
         assert_eq!(normalize_name(b"a b"), None);
+    }
+
+    /// Found by the `gquic` fuzz target: a CHLO whose SNI was `.1` named the flow `.1`.
+    #[test]
+    fn normalize_rejects_empty_labels() {
+        for name in [&b".1"[..], b"....", b"a..b", b".a.b", b"a.b..", b".."] {
+            assert_eq!(
+                normalize_name(name),
+                None,
+                "{:?}",
+                String::from_utf8_lossy(name)
+            );
+        }
+        assert_eq!(normalize_name(b"a.b.").as_deref(), Some("a.b"));
     }
 }
