@@ -19,7 +19,11 @@ fuzz_target!(|data: &[u8]| {
             a
         }
         (Err(a), Err(b)) => {
-            assert_eq!(a.to_string(), b.to_string(), "two loads give different errors");
+            assert_eq!(
+                a.to_string(),
+                b.to_string(),
+                "two loads give different errors"
+            );
             if let CatalogError::Syntax { line, column, .. } = a {
                 let lines = text.lines().count().max(1);
                 assert!((1..=lines + 1).contains(&line), "line {line} of {lines}");

@@ -37,7 +37,10 @@ fuzz_target!(|data: &[u8]| {
     let mut second = Decoder::default();
     let b = second.decode(1_000, link, frame);
     if let Ok(p) = &b {
-        assert!(p.payload.len() <= frame.len(), "payload longer than the frame");
+        assert!(
+            p.payload.len() <= frame.len(),
+            "payload longer than the frame"
+        );
         if !from_reassembly(frame, p.payload) {
             fuzzcheck::check_within("payload", frame, p.payload);
         }

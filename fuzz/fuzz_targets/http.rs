@@ -18,14 +18,25 @@ fuzz_target!(|data: &[u8]| {
         assert_ne!(name.matches(':').count(), 1, "port left in {name:?}");
     }
     if !looks_like_request(stream) {
-        assert!(full.is_err(), "a request that does not look like one: {full:?}");
+        assert!(
+            full.is_err(),
+            "a request that does not look like one: {full:?}"
+        );
     }
     let at = usize::from(cut) * stream.len() / 256;
     let prefix = parse_request_host(&stream[..at]);
     if let Ok(p) = &prefix {
-        assert_eq!(full.as_ref(), Ok(p), "a complete head changed with more bytes");
+        assert_eq!(
+            full.as_ref(),
+            Ok(p),
+            "a complete head changed with more bytes"
+        );
     }
     if full == Err(HttpError::Incomplete) {
-        assert_eq!(prefix, Err(HttpError::Incomplete), "prefix of an incomplete head");
+        assert_eq!(
+            prefix,
+            Err(HttpError::Incomplete),
+            "prefix of an incomplete head"
+        );
     }
 });

@@ -13,21 +13,35 @@ fuzz_target!(|data: &[u8]| {
     let r = list.report();
     assert_eq!(r.domains, list.len() as u64, "report's domain count");
     let outcomes = r.domains + r.duplicates + r.local_names + r.comments + r.invalid_total();
-    assert!(outcomes >= r.lines, "{} lines, {outcomes} outcomes", r.lines);
+    assert!(
+        outcomes >= r.lines,
+        "{} lines, {outcomes} outcomes",
+        r.lines
+    );
     let body = data.strip_suffix(b"\n").unwrap_or(data);
-    let lines = if data.is_empty() { 0 } else { body.split(|&b| b == b'\n').count() };
+    let lines = if data.is_empty() {
+        0
+    } else {
+        body.split(|&b| b == b'\n').count()
+    };
     assert_eq!(r.lines, lines as u64, "lines counted");
     assert!(r.examples.len() <= MAX_EXAMPLES);
     assert!(r.examples.len() as u64 <= r.invalid_total());
     for &(line, why) in &r.examples {
-        assert!((1..=r.lines).contains(&line), "example at line {line} ({why:?})");
+        assert!(
+            (1..=r.lines).contains(&line),
+            "example at line {line} ({why:?})"
+        );
         assert!(r.invalid(why) > 0, "example of a reason never counted");
     }
     for d in list.domains() {
         fuzzcheck::check_host_name("list domain", d);
         assert!(list.covers(d), "{d:?} not covered");
         if d.len() + 2 <= 253 {
-            assert!(list.covers(&format!("x.{d}")), "subdomain of {d:?} not covered");
+            assert!(
+                list.covers(&format!("x.{d}")),
+                "subdomain of {d:?} not covered"
+            );
         }
     }
 });

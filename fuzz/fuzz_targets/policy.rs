@@ -23,7 +23,11 @@ fuzz_target!(|data: &[u8]| {
             assert!(a.profile_names().count() >= 1, "a policy without profiles");
         }
         (Err(a), Err(b)) => {
-            assert_eq!(a.to_string(), b.to_string(), "two compiles give different errors");
+            assert_eq!(
+                a.to_string(),
+                b.to_string(),
+                "two compiles give different errors"
+            );
             assert!(!a.0.is_empty(), "refused with no error");
             let lines = text.lines().count().max(1);
             for e in &a.0 {
@@ -35,6 +39,10 @@ fuzz_target!(|data: &[u8]| {
                 assert!(e.to_string().starts_with("fuzz.toml"), "{e}");
             }
         }
-        (a, b) => panic!("one compile gave {:?}, the other {:?}", a.is_ok(), b.is_ok()),
+        (a, b) => panic!(
+            "one compile gave {:?}, the other {:?}",
+            a.is_ok(),
+            b.is_ok()
+        ),
     }
 });

@@ -21,7 +21,11 @@ fuzz_target!(|data: &[u8]| {
         let datagram = c.piece();
         let result = state.feed(datagram);
         if first && looks_like_initial(datagram) {
-            assert_ne!(result, Err(QuicError::NotQuic), "an Initial by looks, refused");
+            assert_ne!(
+                result,
+                Err(QuicError::NotQuic),
+                "an Initial by looks, refused"
+            );
         }
         first = false;
         if let Ok(QuicProgress::Hello(h)) = &result {

@@ -37,7 +37,9 @@ fuzz_target!(|data: &[u8]| {
         assert!(
             !matches!(
                 r,
-                Err(QuicError::DecryptFailed | QuicError::NotQuic | QuicError::UnsupportedVersion(_))
+                Err(QuicError::DecryptFailed
+                    | QuicError::NotQuic
+                    | QuicError::UnsupportedVersion(_))
             ),
             "a sealed Initial of version {version:#x} gave {r:?}"
         );
@@ -110,6 +112,10 @@ fuzz_target!(|data: &[u8]| {
         last = Some(feed(&datagram));
     }
     if let Ok(hello) = parse_client_hello_handshake(msg) {
-        assert_eq!(last, Some(Ok(QuicProgress::Hello(hello))), "the hello in CRYPTO frames");
+        assert_eq!(
+            last,
+            Some(Ok(QuicProgress::Hello(hello))),
+            "the hello in CRYPTO frames"
+        );
     }
 });

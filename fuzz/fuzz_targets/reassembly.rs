@@ -15,7 +15,9 @@ fuzz_target!(|data: &[u8]| {
     let mode = c.u8();
     let limit = 1 + u32::from(c.u16() % 4096);
     let isn = c.u32();
-    let stream: Vec<u8> = (0..8192u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let stream: Vec<u8> = (0..8192u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
     // Segments: (offset, length), with offsets below 6000 and lengths up to 2047.
     let mut segs = Vec::new();
     while !c.is_empty() && segs.len() < 256 {

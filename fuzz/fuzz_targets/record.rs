@@ -13,10 +13,20 @@ fuzz_target!(|data: &[u8]| {
     };
     let json = rec.to_json();
     let again = TrafficRecord::parse(&json);
-    assert_eq!(again.as_ref(), Ok(&rec), "round trip through {}", String::from_utf8_lossy(&json));
+    assert_eq!(
+        again.as_ref(),
+        Ok(&rec),
+        "round trip through {}",
+        String::from_utf8_lossy(&json)
+    );
     if let Ok(value) = serde_json::from_slice::<serde_json::Value>(data) {
         let pretty = serde_json::to_vec_pretty(&value).expect("a Value serialises");
         let other = TrafficRecord::parse(&pretty);
-        assert_eq!(other.as_ref(), Ok(&rec), "laid out as {}", String::from_utf8_lossy(&pretty));
+        assert_eq!(
+            other.as_ref(),
+            Ok(&rec),
+            "laid out as {}",
+            String::from_utf8_lossy(&pretty)
+        );
     }
 });

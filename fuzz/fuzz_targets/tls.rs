@@ -21,10 +21,18 @@ fuzz_target!(|data: &[u8]| {
         let cut = usize::from(mode >> 1) * rest.len() / 128;
         let prefix = parse_client_hello_records(&rest[..cut]);
         if let Ok(h) = &prefix {
-            assert_eq!(full.as_ref(), Ok(h), "a complete hello changed with more bytes");
+            assert_eq!(
+                full.as_ref(),
+                Ok(h),
+                "a complete hello changed with more bytes"
+            );
         }
         if full == Err(TlsError::Incomplete) {
-            assert_eq!(prefix, Err(TlsError::Incomplete), "prefix of an incomplete stream");
+            assert_eq!(
+                prefix,
+                Err(TlsError::Incomplete),
+                "prefix of an incomplete stream"
+            );
         }
     } else {
         // [cut sizes][message]: the first byte says how many record sizes follow.

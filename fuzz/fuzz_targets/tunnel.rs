@@ -53,7 +53,9 @@ fuzz_target!(|data: &[u8]| {
     } else {
         frame.extend_from_slice(&0x0800u16.to_be_bytes());
         let total = (20 + ip_payload_len) as u16;
-        let mut h = [0x45, 0, 0, 0, 0, 1, 0x40, 0, 64, proto, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2];
+        let mut h = [
+            0x45, 0, 0, 0, 0, 1, 0x40, 0, 64, proto, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
+        ];
         h[2..4].copy_from_slice(&total.to_be_bytes());
         let sum = fuzzcheck::ipv4_checksum(&h);
         h[10..12].copy_from_slice(&sum.to_be_bytes());
@@ -64,7 +66,10 @@ fuzz_target!(|data: &[u8]| {
 
     let mut decoder = Decoder::default();
     if let Ok(p) = decoder.decode(1_000, LinkType::ETHERNET, &frame) {
-        assert!(p.payload.len() <= inner.len(), "payload longer than the tunnel's");
+        assert!(
+            p.payload.len() <= inner.len(),
+            "payload longer than the tunnel's"
+        );
         let start = frame.len() - inner.len();
         let not_opened = p.payload.as_ptr() == frame[start..].as_ptr()
             && p.payload.len() == inner.len()
@@ -80,4 +85,3 @@ fuzz_target!(|data: &[u8]| {
         }
     }
 });
-
