@@ -6,9 +6,13 @@
 #![no_main]
 
 use dataplane::capture::LinkType;
-use dataplane::decode::{Decoder, L4, MAX_PENDING_DATAGRAMS};
+use dataplane::decode::{Decoder, FRAGMENT_EXPIRY_NS, L4, MAX_PENDING_DATAGRAMS};
 use fuzzcheck::Choices;
 use libfuzzer_sys::fuzz_target;
+use std::sync::{LazyLock, Mutex};
+
+static DECODER: LazyLock<Mutex<(Decoder, u64)>> =
+    LazyLock::new(|| Mutex::new((Decoder::default(), 0)));
 
 fuzz_target!(|data: &[u8]| {
     let mut c = Choices::new(data);
@@ -52,7 +56,12 @@ fuzz_target!(|data: &[u8]| {
         }
     }
 
-    let mut decoder = Decoder::default();
+    // One decoder for every run (making one costs more than a run): each run starts well past
+    // the expiry of what the last one left held, so those datagrams are gone at its first
+    // fragment and every run sees an empty table.
+    let mut shared = DECODER.lock().unwrap_or_else(|e| e.into_inner());
+    let (decoder, clock) = &mut *shared;
+    *clock += 2 * FRAGMENT_EXPIRY_NS;
     let mut seen = vec![false; pieces.len()];
     let mut done = false;
     for (n, &i) in sends.iter().enumerate() {
@@ -64,7 +73,7 @@ fuzz_target!(|data: &[u8]| {
             ipv4_fragment(id as u16, start, more, &datagram[start..end])
         };
         let link = if v6 { LinkType::IPV6 } else { LinkType::IPV4 };
-        let result = decoder.decode(n as u64, link, &frame);
+        let result = decoder.decode(*clock + n as u64, link, &frame);
         seen[i] = true;
         let complete = !done && seen.iter().all(|&s| s);
         match result {

@@ -9,15 +9,22 @@
 use dataplane::inspect::stream::{StreamBuf, TcpStream};
 use fuzzcheck::Choices;
 use libfuzzer_sys::fuzz_target;
+use std::sync::LazyLock;
+
+/// The stream the segments are cut from: bytes that do not repeat soon, so a misplaced segment
+/// shows.
+static STREAM: LazyLock<Vec<u8>> = LazyLock::new(|| {
+    (0..8192u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect()
+});
 
 fuzz_target!(|data: &[u8]| {
     let mut c = Choices::new(data);
     let mode = c.u8();
     let limit = 1 + u32::from(c.u16() % 4096);
     let isn = c.u32();
-    let stream: Vec<u8> = (0..8192u32)
-        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
-        .collect();
+    let stream = &STREAM[..];
     // Segments: (offset, length), with offsets below 6000 and lengths up to 2047.
     let mut segs = Vec::new();
     while !c.is_empty() && segs.len() < 256 {
@@ -26,9 +33,9 @@ fuzz_target!(|data: &[u8]| {
         segs.push((off, len));
     }
     match mode % 4 {
-        0 => after_syn(&stream, &segs, isn, limit),
-        1 => without_syn(&stream, &segs, isn, limit),
-        2 => syn_late(&stream, &segs, isn, limit, mode),
+        0 => after_syn(stream, &segs, isn, limit),
+        1 => without_syn(stream, &segs, isn, limit),
+        2 => syn_late(stream, &segs, isn, limit, mode),
         _ => first_copy_wins(&segs, limit, mode),
     }
 });
