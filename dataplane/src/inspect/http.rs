@@ -196,7 +196,13 @@ fn host_of_authority(authority: &[u8]) -> Option<Arc<str>> {
     let authority = trim(authority);
     if let Some(inner) = authority.strip_prefix(b"[") {
         let close = inner.iter().position(|&b| b == b']')?;
-        return normalize_name(inner.get(..close)?);
+        let literal = inner.get(..close)?;
+        // Brackets hold an IPv6 address (RFC 3986 §3.2.2), nothing else.
+        std::str::from_utf8(literal)
+            .ok()?
+            .parse::<std::net::Ipv6Addr>()
+            .ok()?;
+        return normalize_name(literal);
     }
     let mut colons = authority.iter().enumerate().filter(|(_, &b)| b == b':');
     let host = match (colons.next(), colons.next()) {
@@ -222,6 +228,20 @@ fn trim(bytes: &[u8]) -> &[u8] {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// Found by the `http` fuzz target: `Host: [:443]` named the flow `:443`.
+    #[test]
+    fn bracketed_host_must_be_an_ipv6_address() {
+        let head = |host: &str| format!("GET / HTTP/1.1\r\nHost: {host}\r\n\r\n");
+        assert_eq!(parse_request_host(head("[:443]").as_bytes()), Ok(None));
+        assert_eq!(parse_request_host(head("[a.b]:80").as_bytes()), Ok(None));
+        assert_eq!(
+            parse_request_host(head("[2001:DB8::1]:8080").as_bytes())
+                .unwrap()
+                .as_deref(),
+            Some("2001:db8::1")
+        );
+    }
 
     fn host(s: &str) -> Result<Option<Arc<str>>, HttpError> {
         Ok(Some(s.into()))
