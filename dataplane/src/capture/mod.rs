@@ -261,6 +261,12 @@ impl Capture {
         }
     }
 
+    /// The whole file as read or mapped; every packet's bytes lie in it (what the fuzz targets
+    /// check). Released pages are mapped in again when read.
+    pub fn bytes(&self) -> &[u8] {
+        self.bytes.as_slice()
+    }
+
     /// Size of the capture in bytes (for progress reporting).
     pub fn len(&self) -> usize {
         self.bytes.as_slice().len()

@@ -205,7 +205,12 @@ fn host_of_authority(authority: &[u8]) -> Result<Arc<str>, BadName> {
             .iter()
             .position(|&b| b == b']')
             .ok_or(BadName::BadByte(b'['))?;
-        return host_name(inner.get(..close).unwrap_or_default());
+        let literal = inner.get(..close).unwrap_or_default();
+        // Brackets hold an IPv6 address (RFC 3986 section 3.2.2), nothing else.
+        if !literal.contains(&b':') {
+            return Err(BadName::BadByte(b'['));
+        }
+        return host_name(literal);
     }
     let mut colons = authority.iter().enumerate().filter(|(_, &b)| b == b':');
     let host = match (colons.next(), colons.next()) {
@@ -231,6 +236,27 @@ fn trim(bytes: &[u8]) -> &[u8] {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// Found by the `http` fuzz target: `Host: [:443]` named the flow `:443`.
+    #[test]
+    fn bracketed_host_must_be_an_ipv6_address() {
+        let head = |host: &str| format!("GET / HTTP/1.1\r\nHost: {host}\r\n\r\n");
+        for bad in ["[:443]", "[a.b]:80"] {
+            assert!(
+                matches!(
+                    parse_request_host(head(bad).as_bytes()),
+                    Err(HttpError::BadName(_))
+                ),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            parse_request_host(head("[2001:DB8::1]:8080").as_bytes())
+                .unwrap()
+                .as_deref(),
+            Some("2001:db8::1")
+        );
+    }
 
     fn host(s: &str) -> Result<Option<Arc<str>>, HttpError> {
         Ok(Some(s.into()))

@@ -42,4 +42,18 @@ mod tests {
         assert_eq!(normalize_name(b"a\x00b"), None);
         assert_eq!(normalize_name(b"a b"), None);
     }
+
+    /// Found by the `gquic` fuzz target: a CHLO whose SNI was `.1` named the flow `.1`.
+    #[test]
+    fn normalize_rejects_empty_labels() {
+        for name in [&b".1"[..], b"....", b"a..b", b".a.b", b"a.b..", b".."] {
+            assert_eq!(
+                normalize_name(name),
+                None,
+                "{:?}",
+                String::from_utf8_lossy(name)
+            );
+        }
+        assert_eq!(normalize_name(b"a.b.").as_deref(), Some("a.b"));
+    }
 }
