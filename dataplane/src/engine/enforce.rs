@@ -370,27 +370,7 @@ quotas = [{{ app = "youtube", minutes = {minutes} }}]
     }
 
     fn flow(name: &str) -> Flow {
-        let p = Packet {
-            src: "10.45.0.7".parse().unwrap(),
-            dst: "198.51.100.9".parse().unwrap(),
-            l4: L4::Tcp,
-            src_port: 50000,
-            dst_port: 443,
-            seq: 0,
-            flags: 0,
-            payload: &[],
-            teid: None,
-        };
-        let (key, dir) = FlowKey::of(&p);
-        let mut f = Flow::new(key, dir, 0, T2059);
-        f.naming_done = true;
-        f.name = Some(Box::new(FlowName {
-            proto: Some(Proto::Tls),
-            name: Some(name.into()),
-            source: Some(NameSource::Sni),
-            alpn: Default::default(),
-        }));
-        f
+        flow_between("10.45.0.7:50000", "198.51.100.9:443", name)
     }
 
     #[test]
