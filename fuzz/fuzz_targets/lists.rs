@@ -27,12 +27,23 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(r.lines, lines as u64, "lines counted");
     assert!(r.examples.len() <= MAX_EXAMPLES);
     assert!(r.examples.len() as u64 <= r.invalid_total());
-    for &(line, why) in &r.examples {
+    for ex in &r.examples {
+        let (line, why) = (ex.line, ex.why);
         assert!(
             (1..=r.lines).contains(&line),
             "example at line {line} ({why:?})"
         );
         assert!(r.invalid(why) > 0, "example of a reason never counted");
+        let shown = body
+            .split(|&b| b == b'\n')
+            .nth((line - 1) as usize)
+            .map(String::from_utf8_lossy)
+            .unwrap_or_default();
+        let text = ex.text.strip_suffix("...").unwrap_or(&ex.text);
+        assert!(
+            shown.trim().starts_with(text.trim()),
+            "example {text:?} is not line {line} ({shown:?})"
+        );
     }
     for d in list.domains() {
         fuzzcheck::check_host_name("list domain", d);
