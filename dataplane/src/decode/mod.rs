@@ -164,18 +164,14 @@ impl Decoder {
         link: LinkType,
         data: &'a [u8],
     ) -> Result<Packet<'a>, DecodeError> {
-        if link == LinkType::ETHERNET {
-            if let Some(p) = quick::ethernet(data) {
-                return Ok(p);
-            }
-        }
-        let (net, bytes) = link::strip(link, data)?;
-        self.walk(ts_ns, false).ip(net, bytes, 0)
+        // Not known to be whole: an IP length beyond `data` may be the snap length's cut.
+        self.decode_frame(ts_ns, link, data, u32::MAX)
     }
 
     /// Decodes one frame of `wire_len` bytes on the wire, as [`Decoder::decode`] does; when the
     /// frame was captured whole (`data` holds `wire_len` bytes), an IP length field beyond its
     /// bytes is a lie, not the snap length's cut: [`DecodeError::LengthBeyondPacket`].
+    #[inline]
     pub fn decode_frame<'a>(
         &'a mut self,
         ts_ns: u64,

@@ -37,6 +37,13 @@ pub enum BadName {
 
 /// Checks `name` (one trailing dot allowed) and returns it without that dot.
 pub fn check(name: &[u8]) -> Result<&[u8], BadName> {
+    let mut scratch = [0u8; MAX_NAME_LEN];
+    lower_into(name, &mut scratch).map(|n| &name[..n])
+}
+
+/// Checks `name` and writes it lower-cased, without its trailing dot, into `out`, in one pass;
+/// returns its length.
+fn lower_into(name: &[u8], out: &mut [u8; MAX_NAME_LEN]) -> Result<usize, BadName> {
     let name = name.strip_suffix(b".").unwrap_or(name);
     if name.is_empty() {
         return Err(BadName::Empty);
@@ -44,28 +51,31 @@ pub fn check(name: &[u8]) -> Result<&[u8], BadName> {
     if name.len() > MAX_NAME_LEN {
         return Err(BadName::TooLong);
     }
-    if name.contains(&b':') {
-        return ipv6_literal(name);
+    let mut label = 0usize;
+    for (o, &b) in out.iter_mut().zip(name) {
+        match b {
+            b'.' if label == 0 => return Err(BadName::EmptyLabel),
+            b'.' => label = 0,
+            _ if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' => {
+                label += 1;
+                if label > MAX_LABEL_LEN {
+                    return Err(BadName::LabelTooLong);
+                }
+            }
+            b':' => return ipv6_literal(name, out),
+            _ => return Err(BadName::BadByte(b)),
+        }
+        *o = b.to_ascii_lowercase();
     }
-    for label in name.split(|&b| b == b'.') {
-        if label.is_empty() {
-            return Err(BadName::EmptyLabel);
-        }
-        if label.len() > MAX_LABEL_LEN {
-            return Err(BadName::LabelTooLong);
-        }
-        if let Some(&b) = label
-            .iter()
-            .find(|&&b| !(b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
-        {
-            return Err(BadName::BadByte(b));
-        }
+    if label == 0 {
+        return Err(BadName::EmptyLabel);
     }
-    Ok(name)
+    Ok(name.len())
 }
 
-/// An IPv6 address literal (the HTTP Host `[2001:db8::1]`, brackets removed).
-fn ipv6_literal(name: &[u8]) -> Result<&[u8], BadName> {
+/// An IPv6 address literal (the HTTP Host `[2001:db8::1]`, brackets removed), checked and
+/// written lower-cased into `out`; its length.
+fn ipv6_literal(name: &[u8], out: &mut [u8; MAX_NAME_LEN]) -> Result<usize, BadName> {
     if let Some(&b) = name
         .iter()
         .find(|&&b| !(b.is_ascii_hexdigit() || b == b':' || b == b'.'))
@@ -74,21 +84,20 @@ fn ipv6_literal(name: &[u8]) -> Result<&[u8], BadName> {
     }
     let text = std::str::from_utf8(name).map_err(|_| BadName::BadByte(b':'))?;
     text.parse::<Ipv6Addr>()
-        .map(|_| name)
-        .map_err(|_| BadName::BadByte(b':'))
+        .map_err(|_| BadName::BadByte(b':'))?;
+    for (o, &b) in out.iter_mut().zip(name) {
+        *o = b.to_ascii_lowercase();
+    }
+    Ok(name.len())
 }
 
 /// The name checked, lower-cased, without its trailing dot, as shared text (one allocation:
 /// flows, DNS answers and records all hold it).
 pub fn host_name(name: &[u8]) -> Result<Arc<str>, BadName> {
-    let name = check(name)?;
     let mut lower = [0u8; MAX_NAME_LEN];
-    let out = lower.get_mut(..name.len()).ok_or(BadName::TooLong)?;
-    for (o, &b) in out.iter_mut().zip(name) {
-        *o = b.to_ascii_lowercase();
-    }
+    let len = lower_into(name, &mut lower)?;
     // Only ASCII bytes passed the check.
-    std::str::from_utf8(out)
+    std::str::from_utf8(&lower[..len])
         .map(Arc::from)
         .map_err(|_| BadName::BadByte(0x80))
 }
