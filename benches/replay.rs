@@ -24,9 +24,9 @@
 //! `dataplane::engine::cores`), `PCGATE_BENCH_BASELINE` (the baseline commit, else the one
 //! `benches/BASELINE` names; `0` skips it).
 
-mod support;
 #[path = "support/baseline.rs"]
 mod baseline;
+mod support;
 
 use std::collections::HashMap;
 use std::hint::black_box;

@@ -333,8 +333,20 @@ fn tls_hello_begun_when_the_capture_ends_is_recorded_as_blocked_evasion() {
     };
     let mut cap = Capture::new();
     cap.tcp(c2s, server, CLIENT_ISN, flags(true, None), &[]);
-    cap.tcp(s2c, server, SERVER_ISN, flags(true, Some(CLIENT_ISN + 1)), &[]);
-    cap.tcp(c2s, server, CLIENT_ISN + 1, flags(false, Some(SERVER_ISN + 1)), &[]);
+    cap.tcp(
+        s2c,
+        server,
+        SERVER_ISN,
+        flags(true, Some(CLIENT_ISN + 1)),
+        &[],
+    );
+    cap.tcp(
+        c2s,
+        server,
+        CLIENT_ISN + 1,
+        flags(false, Some(SERVER_ISN + 1)),
+        &[],
+    );
     let hello = tls_hello();
     for (off, bytes) in cut(&hello[..hello.len() / 2], 4) {
         let seq = CLIENT_ISN + 1 + off as u32;

@@ -27,8 +27,11 @@ pub fn binary(target_dir: &Path) -> anyhow::Result<Option<(String, PathBuf)>> {
             }
         }
     };
-    let commit = git(repo, &["rev-parse", "--verify", &format!("{rev}^{{commit}}")])
-        .with_context(|| format!("baseline {rev:?} is not a commit of this repository"))?;
+    let commit = git(
+        repo,
+        &["rev-parse", "--verify", &format!("{rev}^{{commit}}")],
+    )
+    .with_context(|| format!("baseline {rev:?} is not a commit of this repository"))?;
     let short: String = commit.chars().take(12).collect();
     let dir = target_dir.join("bench-baseline").join(&short);
     let bin = dir.join("target/release/pcgate");
@@ -40,7 +43,10 @@ pub fn binary(target_dir: &Path) -> anyhow::Result<Option<(String, PathBuf)>> {
         std::fs::remove_dir_all(&src).with_context(|| format!("clearing {}", src.display()))?;
     }
     std::fs::create_dir_all(&src)?;
-    println!("baseline {short}: building its pcgate binary (once, cached in {})", dir.display());
+    println!(
+        "baseline {short}: building its pcgate binary (once, cached in {})",
+        dir.display()
+    );
     let archive = Command::new("git")
         .current_dir(repo)
         .args(["archive", "--format=tar", &commit])
@@ -59,7 +65,14 @@ pub fn binary(target_dir: &Path) -> anyhow::Result<Option<(String, PathBuf)>> {
     }
     let built = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()))
         .current_dir(&src)
-        .args(["build", "--release", "--locked", "--bin", "pcgate", "--target-dir"])
+        .args([
+            "build",
+            "--release",
+            "--locked",
+            "--bin",
+            "pcgate",
+            "--target-dir",
+        ])
         .arg(dir.join("target"))
         .status()
         .context("running cargo build for the baseline")?;
@@ -73,7 +86,11 @@ pub fn binary(target_dir: &Path) -> anyhow::Result<Option<(String, PathBuf)>> {
 fn git(repo: &Path, args: &[&str]) -> anyhow::Result<String> {
     let out = Command::new("git").current_dir(repo).args(args).output()?;
     if !out.status.success() {
-        bail!("git {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
+        bail!(
+            "git {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
     }
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }

@@ -202,7 +202,9 @@ fn track(
     let packet = *packet;
     counters.packets += 1;
     counters.bytes += u64::from(orig_len);
-    table.advance(ts_ns, |f, r| finish(counters, enforcement.as_ref(), f, r, ended));
+    table.advance(ts_ns, |f, r| {
+        finish(counters, enforcement.as_ref(), f, r, ended)
+    });
     let (key, dir) = FlowKey::of(&packet);
     let hash = key.hash64();
     let mut slot = match table.lookup_or_insert(
@@ -226,7 +228,13 @@ fn track(
     if let Some(f) = table.get(slot) {
         if packet.l4 == L4::Tcp && f.is_closed() && is_syn(&packet) {
             if let Some(old) = table.remove(slot) {
-                finish(counters, enforcement.as_ref(), old, EndReason::Closed, ended);
+                finish(
+                    counters,
+                    enforcement.as_ref(),
+                    old,
+                    EndReason::Closed,
+                    ended,
+                );
             }
             slot = match table.lookup_or_insert(
                 &key,
